@@ -1,6 +1,7 @@
 // Status names, messages and the error constructors.
 #include "common/status.h"
 
+#include <cerrno>
 #include <cstring>
 
 namespace kelp {
@@ -62,6 +63,18 @@ Status ErrnoError(std::string_view what, int errnum) {
   message += ": ";
   message += std::strerror(errnum);
   return IoError(std::move(message));
+}
+
+Status ErrnoStatus(std::string_view what, int errnum) {
+  Status io_error = ErrnoError(what, errnum);
+  switch (errnum) {
+    case ENOENT: return NotFoundError(io_error.message());
+    case EEXIST: return AlreadyExistsError(io_error.message());
+    case EACCES:
+    case EPERM: return PermissionDeniedError(io_error.message());
+    case ETIMEDOUT: return DeadlineExceededError(io_error.message());
+    default: return io_error;
+  }
 }
 
 }  // namespace kelp

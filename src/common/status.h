@@ -69,6 +69,10 @@ Status UnimplementedError(std::string message);
 Status IoError(std::string message);
 // IoError with strerror(errnum) appended: "open /x: No such file or directory".
 Status ErrnoError(std::string_view what, int errnum);
+// Like ErrnoError, but the code follows errno so callers can branch on it: ENOENT → NotFound,
+// EEXIST → AlreadyExists, EACCES/EPERM → PermissionDenied, ETIMEDOUT → DeadlineExceeded,
+// anything else → IoError.
+Status ErrnoStatus(std::string_view what, int errnum);
 Status InternalError(std::string message);
 
 // Result<T> holds either a value or a non-OK Status.

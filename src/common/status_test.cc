@@ -29,6 +29,16 @@ TEST(StatusTest, ErrnoErrorNamesTheSystemError) {
   EXPECT_EQ(s.message(), "open /x: No such file or directory");
 }
 
+TEST(StatusTest, ErrnoStatusPicksTheCodeFromErrno) {
+  EXPECT_EQ(ErrnoStatus("open /x", ENOENT),
+            NotFoundError("open /x: No such file or directory"));
+  EXPECT_EQ(ErrnoStatus("mkdir /x", EEXIST).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(ErrnoStatus("open /x", EACCES).code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(ErrnoStatus("kill 1", EPERM).code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(ErrnoStatus("connect", ETIMEDOUT).code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(ErrnoStatus("write /x", EIO), ErrnoError("write /x", EIO));
+}
+
 Result<int> Half(int x) {
   if (x % 2 != 0) return InvalidArgumentError("odd");
   return x / 2;

@@ -1,0 +1,90 @@
+// UniqueFd, ReadFile and WriteFileAtomic over plain POSIX calls.
+#include "common/file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+namespace kelp {
+
+void UniqueFd::reset(int fd) {
+  // close() errors are not actionable here; writers that care (WriteFileAtomic) close
+  // explicitly and check.
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+}
+
+Result<std::string> ReadFile(const std::filesystem::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus("open " + path.string(), errno);
+  std::string contents;
+  char buffer[64 * 1024];
+  while (true) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("read " + path.string(), errno);
+    }
+    if (n == 0) return contents;
+    contents.append(buffer, static_cast<size_t>(n));
+  }
+}
+
+namespace {
+
+Status WriteAll(int fd, std::string_view data, const std::string& what) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(what, errno);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::Ok();
+}
+
+Status FsyncDirectory(const std::filesystem::path& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus("open " + dir.string(), errno);
+  if (::fsync(fd.get()) != 0) return ErrnoStatus("fsync " + dir.string(), errno);
+  return Status::Ok();
+}
+
+// Writes, syncs and closes the already-created temp file `fd`.
+Status FillTempFile(UniqueFd fd, const std::string& temp_path, std::string_view contents,
+                    mode_t mode) {
+  if (::fchmod(fd.get(), mode) != 0) return ErrnoStatus("chmod " + temp_path, errno);
+  KELP_RETURN_IF_ERROR(WriteAll(fd.get(), contents, "write " + temp_path));
+  if (::fsync(fd.get()) != 0) return ErrnoStatus("fsync " + temp_path, errno);
+  // close() can report a deferred write error (e.g. NFS); it must not be lost.
+  if (::close(fd.release()) != 0) return ErrnoStatus("close " + temp_path, errno);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status WriteFileAtomic(const std::filesystem::path& path, std::string_view contents,
+                       mode_t mode) {
+  std::filesystem::path dir = path.parent_path();
+  if (dir.empty()) dir = ".";
+  // Hidden, and named after the target so a leftover from a crash is easy to attribute.
+  std::string temp_path = (dir / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
+  UniqueFd fd(::mkostemp(temp_path.data(), O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus("create temp file for " + path.string(), errno);
+
+  Status status = FillTempFile(std::move(fd), temp_path, contents, mode);
+  if (status.ok() && ::rename(temp_path.c_str(), path.c_str()) != 0) {
+    status = ErrnoStatus("rename " + temp_path + " to " + path.string(), errno);
+  }
+  if (!status.ok()) {
+    ::unlink(temp_path.c_str());
+    return status;
+  }
+  return FsyncDirectory(dir);
+}
+
+}  // namespace kelp
