@@ -67,8 +67,7 @@ Status FillTempFile(UniqueFd fd, const std::string& temp_path, std::string_view 
 
 }  // namespace
 
-Status WriteFileAtomic(const std::filesystem::path& path, std::string_view contents,
-                       mode_t mode) {
+Status WriteFileAtomic(const std::filesystem::path& path, std::string_view contents, mode_t mode) {
   std::filesystem::path dir = path.parent_path();
   if (dir.empty()) dir = ".";
   // Hidden, and named after the target so a leftover from a crash is easy to attribute.

@@ -1,14 +1,14 @@
 // ParseJson with positioned errors, dotted-path lookup and the typed field accessors.
 #include "common/json.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <boost/json/parser.hpp>
+#include <boost/json/serialize.hpp>
 #include <charconv>
 #include <exception>
 #include <system_error>
-
-#include <boost/json/parser.hpp>
-#include <boost/json/serialize.hpp>
-#include <fmt/format.h>
 
 namespace kelp {
 namespace {
@@ -30,14 +30,20 @@ std::string DescribeOffset(std::string_view text, std::size_t offset) {
 
 std::string_view KindName(const json::value& value) {
   switch (value.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "boolean";
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "boolean";
     case json::kind::int64:
     case json::kind::uint64:
-    case json::kind::double_: return "number";
-    case json::kind::string: return "string";
-    case json::kind::array: return "array";
-    case json::kind::object: return "object";
+    case json::kind::double_:
+      return "number";
+    case json::kind::string:
+      return "string";
+    case json::kind::array:
+      return "array";
+    case json::kind::object:
+      return "object";
   }
   return "unknown";
 }

@@ -8,14 +8,13 @@
 // A JSON null counts as absent, as it does for Kubernetes' own decoding.
 #pragma once
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/value.hpp>
 
 #include "common/status.h"
 
@@ -43,7 +42,8 @@ Result<std::string> GetString(const boost::json::object& root, std::string_view 
 Result<std::int64_t> GetInt64(const boost::json::object& root, std::string_view path);
 Result<bool> GetBool(const boost::json::object& root, std::string_view path);
 // The returned pointers are never null and point into `root`.
-Result<const boost::json::object*> GetObject(const boost::json::object& root, std::string_view path);
+Result<const boost::json::object*> GetObject(const boost::json::object& root,
+                                             std::string_view path);
 Result<const boost::json::array*> GetArray(const boost::json::object& root, std::string_view path);
 
 // Find*: like Get*, but a missing (or null) field is not an error: nullopt / nullptr.

@@ -2,9 +2,9 @@
 // accessors with field-path error messages.
 #include "common/json.h"
 
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 namespace kelp {
 namespace {

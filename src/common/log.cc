@@ -1,13 +1,13 @@
 // Level parsing and default-logger set-up for kelp::log.
 #include "common/log.h"
 
-#include <array>
-#include <memory>
-#include <utility>
-
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <array>
+#include <memory>
+#include <utility>
 
 namespace kelp::log {
 namespace {
@@ -34,8 +34,8 @@ Result<spdlog::level::level_enum> ParseLevel(std::string_view name) {
   for (const auto& [level_name, level] : kLevelNames) {
     if (name == level_name) return level;
   }
-  return InvalidArgumentError(fmt::format(
-      "unknown log level \"{}\" (want trace, debug, info, warn, error or off)", name));
+  return InvalidArgumentError(
+      fmt::format("unknown log level \"{}\" (want trace, debug, info, warn, error or off)", name));
 }
 
 void Init(const LogOptions& options) {

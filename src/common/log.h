@@ -5,10 +5,10 @@
 // No kelp wrapper macros: spdlog's API is already the one we want.
 #pragma once
 
+#include <spdlog/common.h>
+
 #include <string>
 #include <string_view>
-
-#include <spdlog/common.h>
 
 #include "common/status.h"
 

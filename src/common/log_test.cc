@@ -2,12 +2,12 @@
 // with the chosen level and pattern.
 #include "common/log.h"
 
-#include <memory>
-#include <sstream>
-
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
+
+#include <memory>
+#include <sstream>
 
 namespace kelp::log {
 namespace {

@@ -3,6 +3,7 @@
 #include "common/process.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -18,8 +19,6 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "common/file.h"
 
@@ -153,8 +152,8 @@ Result<std::unique_ptr<SubprocessChild>> Spawn(const ProcessRequest& request,
     // program, so check it first for a clear message.
     std::error_code ec;
     if (!std::filesystem::is_directory(request.working_dir, ec)) {
-      return NotFoundError(
-          fmt::format("exec {}: working directory {} does not exist", program, request.working_dir));
+      return NotFoundError(fmt::format("exec {}: working directory {} does not exist", program,
+                                       request.working_dir));
     }
   }
 
@@ -183,8 +182,8 @@ Result<std::unique_ptr<SubprocessChild>> Spawn(const ProcessRequest& request,
   ::posix_spawnattr_setpgroup(attributes.get(), 0);
   ::posix_spawnattr_setsigmask(attributes.get(), &no_signals);
   ::posix_spawnattr_setsigdefault(attributes.get(), &all_signals);
-  ::posix_spawnattr_setflags(attributes.get(),
-                             POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  ::posix_spawnattr_setflags(
+      attributes.get(), POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
   std::vector<char*> argv = CStringArray(request.argv);
   std::vector<char*> envp;
@@ -291,11 +290,10 @@ Result<ProcessResult> SubprocessRunner::Run(const ProcessRequest& request) {
     stdin_child.reset(fds[1]);
   }
 
-  KELP_ASSIGN_OR_RETURN(
-      std::unique_ptr<SubprocessChild> child,
-      Spawn(request, ChildStdio{.stdin_fd = stdin_child.get(),
-                                .stdout_fd = stdout_pipe.write_end.get(),
-                                .stderr_fd = stderr_pipe.write_end.get()}));
+  KELP_ASSIGN_OR_RETURN(std::unique_ptr<SubprocessChild> child,
+                        Spawn(request, ChildStdio{.stdin_fd = stdin_child.get(),
+                                                  .stdout_fd = stdout_pipe.write_end.get(),
+                                                  .stderr_fd = stderr_pipe.write_end.get()}));
   // Kelp must not hold the child's ends, or it would never see end of file.
   stdin_child.reset();
   stdout_pipe.write_end.reset();

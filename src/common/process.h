@@ -29,8 +29,8 @@ struct ProcessRequest {
 };
 
 struct ProcessResult {
-  int exit_code = -1;    // meaningful when term_signal == 0
-  int term_signal = 0;   // the signal that ended the child, 0 if it exited
+  int exit_code = -1;   // meaningful when term_signal == 0
+  int term_signal = 0;  // the signal that ended the child, 0 if it exited
   bool timed_out = false;
   std::string stdout_data;
   std::string stderr_data;

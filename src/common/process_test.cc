@@ -2,6 +2,7 @@
 // large stdin, exit codes, signals, timeouts, exec errors, environment and started children.
 #include "common/process.h"
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,8 +12,6 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include <gtest/gtest.h>
-
 #include "common/file.h"
 #include "common/testing/temp_dir.h"
 
@@ -21,7 +20,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-ProcessRequest Shell(std::string script) { return ProcessRequest{.argv = {"/bin/sh", "-c", script}}; }
+ProcessRequest Shell(std::string script) {
+  return ProcessRequest{.argv = {"/bin/sh", "-c", script}};
+}
 
 // True once every child of this test process has been reaped.
 bool NoChildrenLeft() { return ::waitpid(-1, nullptr, WNOHANG) == -1 && errno == ECHILD; }
@@ -72,8 +73,8 @@ TEST_F(SubprocessRunnerTest, ReadsLargeStdoutAndStderrConcurrently) {
 }
 
 TEST_F(SubprocessRunnerTest, ChildThatIgnoresStdinDoesNotHurtKelp) {
-  ProcessResult result = RunOk({.argv = {"/bin/sh", "-c", "exit 0"},
-                                .stdin_data = std::string(4 * 1024 * 1024, 'x')});
+  ProcessResult result =
+      RunOk({.argv = {"/bin/sh", "-c", "exit 0"}, .stdin_data = std::string(4 * 1024 * 1024, 'x')});
   EXPECT_EQ(result.exit_code, 0);
 }
 

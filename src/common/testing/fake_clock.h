@@ -13,8 +13,8 @@ namespace kelp::testing {
 class FakeClock final : public Clock {
  public:
   // Starts at 2024-01-01T00:00:00Z so wall timestamps in golden outputs are stable.
-  static constexpr std::chrono::sys_seconds kDefaultWallStart{std::chrono::sys_days{
-      std::chrono::year{2024} / std::chrono::January / 1}};
+  static constexpr std::chrono::sys_seconds kDefaultWallStart{
+      std::chrono::sys_days{std::chrono::year{2024} / std::chrono::January / 1}};
 
   std::chrono::steady_clock::time_point Now() const override {
     std::lock_guard lock(mutex_);

@@ -2,10 +2,10 @@
 // from several threads.
 #include "common/testing/fake_clock.h"
 
+#include <gtest/gtest.h>
+
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace kelp::testing {
 namespace {
