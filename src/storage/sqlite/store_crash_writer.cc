@@ -1,0 +1,52 @@
+// Test helper for sqlite_store_crash_test: opens the store at argv[1] and creates keys from
+// argv[2] threads until killed, writing "key revision\n" to stdout only after each write is
+// acknowledged, so the test knows exactly which writes the store promised to keep.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/sqlite/sqlite_store.h"
+
+namespace {
+
+constexpr int kMaxWritesPerThread = 100000;  // bounds the run if nobody kills us
+
+// One write() per line: lines up to PIPE_BUF bytes reach the pipe whole, never interleaved.
+bool WriteLine(const std::string& line) {
+  return write(STDOUT_FILENO, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: %s <db-path> <threads>\n", argv[0]);
+    return 2;
+  }
+  auto store = kelp::storage::sqlite::SqliteStore::Open(argv[1]);
+  if (!store.ok()) {
+    std::fprintf(stderr, "open: %s\n", store.status().ToString().c_str());
+    return 1;
+  }
+  const int threads = std::atoi(argv[2]);
+  std::vector<std::thread> writers;
+  for (int t = 0; t < threads; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < kMaxWritesPerThread; ++i) {
+        const std::string key = "/crash/" + std::to_string(t) + "/" + std::to_string(i);
+        auto revision = (*store)->Create(key, std::string(200, 'x'));
+        if (!revision.ok()) {
+          std::fprintf(stderr, "create %s: %s\n", key.c_str(), revision.status().ToString().c_str());
+          std::_Exit(1);
+        }
+        if (!WriteLine(key + " " + std::to_string(*revision) + "\n")) std::_Exit(1);
+      }
+    });
+  }
+  for (auto& writer : writers) writer.join();
+  return 0;
+}
