@@ -1,0 +1,291 @@
+// The apiserver's transport: Boost.Beast HTTP/1.1 over Asio SSL streams with C++20
+// coroutines. This is the only translation unit that includes Beast/Asio. Each connection is a
+// coroutine (handshake, then read → handle → write until close); every Asio call uses
+// error codes, and exceptions from handlers are turned into 500 Status responses.
+#include "apiserver/https_server.h"
+
+#include <openssl/ssl.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <chrono>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+namespace kelp::apiserver {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kHandshakeTimeout = 10s;
+constexpr auto kIdleTimeout = 120s;
+constexpr auto kTlsShutdownTimeout = 2s;
+constexpr auto kAcceptErrorBackoff = 50ms;
+// ALPN wire format: length-prefixed protocol names. Only HTTP/1.1 is served.
+constexpr unsigned char kAlpnHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+
+int SelectAlpnHttp11(SSL*, const unsigned char** out, unsigned char* out_length,
+                     const unsigned char* offered, unsigned int offered_length, void*) {
+  unsigned char* selected = nullptr;
+  if (SSL_select_next_proto(&selected, out_length, kAlpnHttp11, sizeof kAlpnHttp11, offered,
+                            offered_length) != OPENSSL_NPN_NEGOTIATED) {
+    return SSL_TLSEXT_ERR_NOACK;  // no ALPN agreement: carry on, the client may still speak 1.1
+  }
+  *out = selected;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+Status TlsContextError(std::string_view what, const boost::system::error_code& error) {
+  return InvalidArgumentError(std::string(what) + ": " + error.message());
+}
+
+HttpRequest ToHttpRequest(http::request<http::string_body>&& message) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  for (const auto& field : message) {
+    headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  return MakeRequest(std::string(message.method_string()), std::string(message.target()),
+                     std::move(headers), std::move(message.body()));
+}
+
+http::response<http::string_body> ToBeastResponse(const HttpResponse& response, bool keep_alive) {
+  http::response<http::string_body> message{static_cast<http::status>(response.status), 11};
+  if (!response.content_type.empty()) message.set(http::field::content_type, response.content_type);
+  for (const auto& [name, value] : response.extra_headers) message.set(name, value);
+  message.body() = response.body;
+  message.keep_alive(keep_alive);
+  message.prepare_payload();
+  return message;
+}
+
+// The response to a request the parser rejected, or nullopt when the connection just ended.
+std::optional<HttpResponse> ResponseToReadError(const boost::system::error_code& error) {
+  if (error == http::error::body_limit) {
+    return StatusFailureResponse(413, "RequestEntityTooLarge", "request body too large");
+  }
+  if (error == http::error::header_limit) {
+    return StatusFailureResponse(431, "BadRequest", "request header fields too large");
+  }
+  if (error.category() == http::make_error_code(http::error::bad_method).category() &&
+      error != http::error::end_of_stream && error != http::error::partial_message) {
+    return StatusFailureResponse(400, "BadRequest", "malformed HTTP request: " + error.message());
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+struct HttpsServer::Impl {
+  using Stream = beast::ssl_stream<beast::tcp_stream>;
+
+  explicit Impl(RequestHandler request_handler, const HttpsServerOptions& server_options)
+      : options(server_options), handler(std::move(request_handler)) {}
+
+  Status Configure() {
+    boost::system::error_code error;
+    tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                        ssl::context::no_tlsv1_1 | ssl::context::single_dh_use,
+                    error);
+    if (error) return TlsContextError("TLS options", error);
+    SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION);
+    SSL_CTX_set_alpn_select_cb(tls.native_handle(), SelectAlpnHttp11, nullptr);
+    tls.use_certificate_chain_file(options.cert_path.string(), error);
+    if (error) return TlsContextError("load " + options.cert_path.string(), error);
+    tls.use_private_key_file(options.key_path.string(), ssl::context::pem, error);
+    if (error) return TlsContextError("load " + options.key_path.string(), error);
+
+    asio::ip::address address = asio::ip::make_address(options.bind_address, error);
+    if (error) return InvalidArgumentError("bind address \"" + options.bind_address + "\" is not an IP");
+    tcp::endpoint endpoint(address, options.port);
+    const std::string where = options.bind_address + ":" + std::to_string(options.port);
+    if (acceptor.open(endpoint.protocol(), error) ||
+        acceptor.set_option(asio::socket_base::reuse_address(true), error) ||
+        acceptor.bind(endpoint, error) || acceptor.listen(asio::socket_base::max_listen_connections, error)) {
+      return IoError("listen on " + where + ": " + error.message());
+    }
+    bound_port = acceptor.local_endpoint(error).port();
+    if (error) return IoError("local address of " + where + ": " + error.message());
+
+    if (!options.stop_signals.empty()) {
+      signals.emplace(io);
+      for (int signal_number : options.stop_signals) {
+        if (signals->add(signal_number, error)) {
+          return IoError("watch signal " + std::to_string(signal_number) + ": " + error.message());
+        }
+      }
+      signals->async_wait([this](const boost::system::error_code& wait_error, int) {
+        if (!wait_error) BeginShutdown();
+      });
+    }
+    return Status::Ok();
+  }
+
+  void Run() {
+    asio::co_spawn(io, AcceptLoop(), [](std::exception_ptr) {});
+    serving_thread = std::thread([this] {
+      // A handler that throws is a bug, but must not end the server for every client.
+      for (;;) {
+        try {
+          io.run();
+          return;
+        } catch (const std::exception&) {
+        }
+      }
+    });
+  }
+
+  // Runs on the io thread.
+  void BeginShutdown() {
+    if (stopping) return;
+    stopping = true;
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
+    if (signals) signals->cancel(ignored);
+    for (beast::tcp_stream* stream : std::set<beast::tcp_stream*>(open_streams)) {
+      stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+      stream->socket().close(ignored);
+    }
+  }
+
+  void Stop() {
+    asio::post(io, [this] { BeginShutdown(); });
+    Wait();
+  }
+
+  void Wait() {
+    std::lock_guard lock(join_mutex);
+    if (serving_thread.joinable()) serving_thread.join();
+  }
+
+  asio::awaitable<void> AcceptLoop() {
+    asio::steady_timer backoff(io);
+    while (!stopping) {
+      boost::system::error_code error;
+      tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, error));
+      if (stopping) co_return;
+      if (error) {
+        // e.g. EMFILE: wait a little instead of spinning on the same error.
+        backoff.expires_after(kAcceptErrorBackoff);
+        co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, error));
+        continue;
+      }
+      asio::co_spawn(io, ServeConnection(std::move(socket)), [](std::exception_ptr) {});
+    }
+  }
+
+  // Keeps `open_streams` listing the connections alive, so shutdown can close them.
+  class OpenStreamRegistration {
+   public:
+    OpenStreamRegistration(std::set<beast::tcp_stream*>& streams, beast::tcp_stream* stream)
+        : streams_(streams), stream_(stream) {
+      streams_.insert(stream_);
+    }
+    OpenStreamRegistration(const OpenStreamRegistration&) = delete;
+    OpenStreamRegistration& operator=(const OpenStreamRegistration&) = delete;
+    ~OpenStreamRegistration() { streams_.erase(stream_); }
+
+   private:
+    std::set<beast::tcp_stream*>& streams_;
+    beast::tcp_stream* stream_;
+  };
+
+  asio::awaitable<void> ServeConnection(tcp::socket socket) {
+    Stream stream(std::move(socket), tls);
+    beast::tcp_stream& transport = beast::get_lowest_layer(stream);
+    OpenStreamRegistration registration(open_streams, &transport);
+    if (stopping) co_return;
+
+    boost::system::error_code error;
+    transport.expires_after(kHandshakeTimeout);
+    co_await stream.async_handshake(ssl::stream_base::server,
+                                    asio::redirect_error(asio::use_awaitable, error));
+    if (error) co_return;
+
+    beast::flat_buffer buffer;
+    bool keep_alive = true;
+    while (keep_alive && !stopping) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+      parser.body_limit(options.max_body_bytes);
+      transport.expires_after(kIdleTimeout);
+      co_await http::async_read(stream, buffer, parser,
+                                asio::redirect_error(asio::use_awaitable, error));
+      HttpResponse response;
+      if (error) {
+        std::optional<HttpResponse> rejection = ResponseToReadError(error);
+        if (!rejection) co_return;  // closed, timed out or reset: nothing to answer
+        response = std::move(*rejection);
+        keep_alive = false;
+      } else {
+        keep_alive = parser.get().keep_alive();
+        response = HandleSafely(ToHttpRequest(parser.release()));
+      }
+      auto message = ToBeastResponse(response, keep_alive && !stopping);
+      transport.expires_after(kIdleTimeout);
+      co_await http::async_write(stream, message, asio::redirect_error(asio::use_awaitable, error));
+      if (error) co_return;
+    }
+    if (stopping) co_return;
+    transport.expires_after(kTlsShutdownTimeout);
+    co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, error));
+  }
+
+  HttpResponse HandleSafely(const HttpRequest& request) {
+    try {
+      return handler(request);
+    } catch (const std::exception& e) {
+      return StatusFailureResponse(500, "InternalError", std::string("internal error: ") + e.what());
+    }
+  }
+
+  // Declared before `io`: coroutine frames that io destroys may still refer to these.
+  HttpsServerOptions options;
+  RequestHandler handler;
+  ssl::context tls{ssl::context::tls_server};
+  std::set<beast::tcp_stream*> open_streams;  // only touched on the io thread
+  bool stopping = false;                       // only touched on the io thread
+
+  asio::io_context io{1};
+  tcp::acceptor acceptor{io};
+  std::optional<asio::signal_set> signals;
+  uint16_t bound_port = 0;
+  std::mutex join_mutex;  // guards joining serving_thread
+  std::thread serving_thread;
+};
+
+Result<std::unique_ptr<HttpsServer>> HttpsServer::Start(const HttpsServerOptions& options,
+                                                        RequestHandler handler) {
+  try {
+    auto impl = std::make_unique<Impl>(std::move(handler), options);
+    KELP_RETURN_IF_ERROR(impl->Configure());
+    impl->Run();
+    return std::unique_ptr<HttpsServer>(new HttpsServer(std::move(impl)));
+  } catch (const std::exception& e) {
+    return InternalError(std::string("start HTTPS server: ") + e.what());
+  }
+}
+
+HttpsServer::HttpsServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpsServer::~HttpsServer() { Stop(); }
+
+uint16_t HttpsServer::port() const { return impl_->bound_port; }
+
+void HttpsServer::Stop() { impl_->Stop(); }
+
+void HttpsServer::Wait() { impl_->Wait(); }
+
+}  // namespace kelp::apiserver

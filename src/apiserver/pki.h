@@ -1,0 +1,43 @@
+// The apiserver's own small PKI under <data-dir>/tls/: a self-signed cluster CA and the HTTPS
+// serving certificate it signs. Created on first start, reused afterwards; the serving
+// certificate is re-issued only when its subject alternative names change, it no longer
+// matches the CA or its key, or it nears expiry. Keys are EC P-256, written 0600.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace kelp::apiserver {
+
+struct PkiFiles {
+  std::filesystem::path ca_cert_path;
+  std::filesystem::path serving_cert_path;
+  std::filesystem::path serving_key_path;
+  std::string ca_cert_pem;
+  bool serving_cert_issued = false;  // true when this call (re)issued the serving certificate
+};
+
+// Names the serving certificate must carry: localhost, kubernetes, kubernetes.default,
+// kubernetes.default.svc, 127.0.0.1, ::1, the bind address unless it is a wildcard, the
+// advertise address if any, and every extra name. Each is an IP literal or a DNS name.
+std::vector<std::string> ServingCertificateNames(std::string_view bind_address,
+                                                 std::string_view advertise_address,
+                                                 const std::vector<std::string>& extra_names);
+
+// Creates or reuses the CA and the serving certificate in `tls_dir` for `names`
+// (IP literals become IP SANs, everything else DNS SANs). InvalidArgument for a name that is
+// neither a valid IP nor a valid DNS name, or for an existing CA whose key is unusable.
+Result<PkiFiles> EnsurePki(const std::filesystem::path& tls_dir,
+                           const std::vector<std::string>& names);
+
+// The certificate's SANs as sorted, de-duplicated "DNS:<name>" / "IP:<address>" strings.
+Result<std::vector<std::string>> CertificateSubjectAltNames(std::string_view cert_pem);
+
+// OK if `cert_pem` chains to `ca_pem` and is currently valid.
+Status VerifyCertificateAgainstCa(std::string_view cert_pem, std::string_view ca_pem);
+
+}  // namespace kelp::apiserver

@@ -1,0 +1,54 @@
+// `kelp server`'s entry points: ServerOptions (the command-line surface), Server (start on a
+// port, possibly 0, stop; used in-process by tests) and RunServer (serve until SIGTERM or
+// SIGINT). Start-up prepares <data-dir>: TLS material, the cluster token and the kubeconfig.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace kelp::apiserver {
+
+class HttpsServer;
+
+struct ServerOptions {
+  std::string data_dir = "/var/lib/kelp/server";
+  std::string bind_address = "0.0.0.0";
+  uint16_t https_port = 6443;  // 0 picks a free port
+  std::string advertise_address;  // address put in the kubeconfig; 127.0.0.1 when empty
+  std::vector<std::string> tls_sans;  // extra IPs / DNS names for the serving certificate
+  std::string token;  // cluster bearer token; empty: <data-dir>/token, created once
+  std::string write_kubeconfig;  // empty: <data-dir>/kubeconfig.yaml
+};
+
+class Server {
+ public:
+  // Prepares the data directory, starts serving and writes the kubeconfig. `stop_signals`
+  // (e.g. SIGTERM, SIGINT) stop the server when delivered to the process.
+  static Result<std::unique_ptr<Server>> Start(const ServerOptions& options,
+                                               std::vector<int> stop_signals = {});
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+  ~Server();  // Stop()
+
+  uint16_t port() const;
+  const std::filesystem::path& kubeconfig_path() const { return kubeconfig_path_; }
+  void Stop();
+  // Blocks until the server has stopped.
+  void Wait();
+
+ private:
+  Server(std::unique_ptr<HttpsServer> https, std::filesystem::path kubeconfig_path);
+
+  std::unique_ptr<HttpsServer> https_;
+  std::filesystem::path kubeconfig_path_;
+};
+
+// Serves until SIGTERM or SIGINT, then stops accepting, closes connections and returns OK.
+Status RunServer(const ServerOptions& options);
+
+}  // namespace kelp::apiserver
