@@ -13,10 +13,10 @@
 #include "apiserver/token.h"
 
 namespace kelp::apiserver {
-namespace {
-
-RequestHandler AuthenticatedPipeline(BearerTokenAuthenticator authenticator, Router router) {
-  return [authenticator = std::move(authenticator),
+RequestHandler BuildRequestPipeline(const std::string& token) {
+  Router router;
+  AddCoreRoutes(router);
+  return [authenticator = BearerTokenAuthenticator(token),
           router = std::move(router)](const HttpRequest& request) {
     if (!authenticator.Authenticate(request.Header("Authorization"))) {
       return StatusFailureResponse(401, "Unauthorized", "Unauthorized");
@@ -24,8 +24,6 @@ RequestHandler AuthenticatedPipeline(BearerTokenAuthenticator authenticator, Rou
     return router.Handle(request);
   };
 }
-
-}  // namespace
 
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
                                               std::vector<int> stop_signals) {
@@ -38,8 +36,6 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
                                                           options.tls_sans)));
   KELP_ASSIGN_OR_RETURN(std::string token, LoadOrCreateToken(data_dir, options.token));
 
-  Router router;
-  AddCoreRoutes(router);
   HttpsServerOptions https_options{.bind_address = options.bind_address,
                                    .port = options.https_port,
                                    .cert_path = pki.serving_cert_path,
@@ -47,8 +43,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
                                    .stop_signals = std::move(stop_signals)};
   KELP_ASSIGN_OR_RETURN(
       std::unique_ptr<HttpsServer> https,
-      HttpsServer::Start(https_options,
-                         AuthenticatedPipeline(BearerTokenAuthenticator(token), std::move(router))));
+      HttpsServer::Start(https_options, BuildRequestPipeline(token)));
 
   std::filesystem::path kubeconfig_path = options.write_kubeconfig.empty()
                                               ? data_dir / "kubeconfig.yaml"

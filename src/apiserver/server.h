@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "apiserver/router.h"
 #include "common/status.h"
 
 namespace kelp::apiserver {
@@ -47,6 +48,10 @@ class Server {
   std::unique_ptr<HttpsServer> https_;
   std::filesystem::path kubeconfig_path_;
 };
+
+// The request pipeline the server runs for every parsed request: bearer authentication
+// against `token` (else a 401 Status), then the routes.
+RequestHandler BuildRequestPipeline(const std::string& token);
 
 // Serves until SIGTERM or SIGINT, then stops accepting, closes connections and returns OK.
 Status RunServer(const ServerOptions& options);
