@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "apiserver/file_util.h"
+#include "common/file.h"
 
 namespace kelp::apiserver {
 namespace {
@@ -60,8 +60,8 @@ std::string RenderKubeconfig(const KubeconfigParams& params) {
 }
 
 Status WriteKubeconfig(const std::filesystem::path& path, const KubeconfigParams& params) {
-  if (path.has_parent_path()) KELP_RETURN_IF_ERROR(EnsurePrivateDirectory(path.parent_path()));
-  return WriteFileAtomically(path, RenderKubeconfig(params), 0600);
+  if (path.has_parent_path()) KELP_RETURN_IF_ERROR(CreateDirectories(path.parent_path(), 0700));
+  return WriteFileAtomic(path, RenderKubeconfig(params), 0600);
 }
 
 }  // namespace kelp::apiserver

@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include "apiserver/file_util.h"
-#include "apiserver/testing/temp_dir.h"
+#include "common/file.h"
+#include "common/testing/temp_dir.h"
 
 namespace kelp::apiserver {
 namespace {
@@ -41,12 +41,12 @@ TEST(RenderKubeconfigTest, MatchesGolden) {
 }
 
 TEST(WriteKubeconfigTest, WritesMode0600CreatingTheDirectory) {
-  testing::TempDir dir;
+  kelp::testing::ScopedTempDir dir;
   auto path = dir.path() / "home" / ".kube" / "config";
   KubeconfigParams params{.server_host = "127.0.0.1", .server_port = 1, .ca_cert_pem = "x",
                           .token = "t"};
   ASSERT_TRUE(WriteKubeconfig(path, params).ok());
-  EXPECT_EQ(ReadWholeFile(path).value_or(""), RenderKubeconfig(params));
+  EXPECT_EQ(ReadFile(path).value_or(""), RenderKubeconfig(params));
   struct stat info {};
   ASSERT_EQ(::stat(path.c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 07777, 0600u);

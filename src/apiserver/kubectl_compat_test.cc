@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "apiserver/file_util.h"
+#include "common/file.h"
 #include "apiserver/kubeconfig.h"
 #include "apiserver/server.h"
-#include "apiserver/testing/temp_dir.h"
+#include "common/testing/temp_dir.h"
 
 extern char** environ;
 
@@ -72,7 +72,8 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
 class KubectlCompatTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::access(kKubectl, X_OK) != 0) GTEST_SKIP() << kKubectl << " is not installed";
+    // kubectl is part of the test environment: its absence is a failure, not a skip.
+    ASSERT_EQ(::access(kKubectl, X_OK), 0) << kKubectl << " is not installed";
     ServerOptions options{.data_dir = (dir_.path() / "server").string(),
                           .bind_address = "127.0.0.1",
                           .https_port = 0,
@@ -90,7 +91,7 @@ class KubectlCompatTest : public ::testing::Test {
     return RunCommand(argv, {"HOME=" + (dir_.path() / "home").string(), "PATH=/usr/bin:/bin"});
   }
 
-  testing::TempDir dir_;
+  kelp::testing::ScopedTempDir dir_;
   std::unique_ptr<Server> server_;
 };
 
@@ -116,7 +117,7 @@ TEST_F(KubectlCompatTest, WrongTokenFailsWithUnauthorized) {
   KubeconfigParams params{
       .server_host = "127.0.0.1",
       .server_port = server_->port(),
-      .ca_cert_pem = ReadWholeFile(dir_.path() / "server" / "tls" / "ca.crt").value_or(""),
+      .ca_cert_pem = ReadFile(dir_.path() / "server" / "tls" / "ca.crt").value_or(""),
       .token = "not-the-cluster-token"};
   const std::filesystem::path wrong = dir_.path() / "wrong-kubeconfig";
   ASSERT_TRUE(WriteKubeconfig(wrong, params).ok());

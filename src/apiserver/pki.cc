@@ -20,7 +20,7 @@
 #include <optional>
 #include <set>
 
-#include "apiserver/file_util.h"
+#include "common/file.h"
 
 namespace kelp::apiserver {
 namespace {
@@ -191,11 +191,11 @@ struct Authority {
 // before the certificate, so a crash in between only leaves a key that is replaced next time.
 Result<Authority> LoadOrCreateAuthority(const std::filesystem::path& cert_path,
                                         const std::filesystem::path& key_path) {
-  Result<std::string> cert_pem = ReadWholeFile(cert_path);
+  Result<std::string> cert_pem = ReadFile(cert_path);
   if (cert_pem.ok()) {
     const std::string unusable = "CA in " + cert_path.parent_path().string() +
                                  " is unusable (remove the directory to create a new CA): ";
-    KELP_ASSIGN_OR_RETURN(std::string key_pem, ReadWholeFile(key_path));
+    KELP_ASSIGN_OR_RETURN(std::string key_pem, ReadFile(key_path));
     Result<X509Ptr> cert = ParseCertificate(*cert_pem);
     if (!cert.ok()) return InvalidArgumentError(unusable + cert_path.string() + " is not a certificate");
     Result<EvpPkeyPtr> key = ParsePrivateKey(key_pem);
@@ -218,8 +218,8 @@ Result<Authority> LoadOrCreateAuthority(const std::filesystem::path& cert_path,
   KELP_ASSIGN_OR_RETURN(X509Ptr cert, IssueCertificate(request, key.get(), nullptr, nullptr));
   KELP_ASSIGN_OR_RETURN(std::string key_pem, PrivateKeyPem(key.get()));
   KELP_ASSIGN_OR_RETURN(std::string new_cert_pem, CertificatePem(cert.get()));
-  KELP_RETURN_IF_ERROR(WriteFileAtomically(key_path, key_pem, kPrivateKeyMode));
-  KELP_RETURN_IF_ERROR(WriteFileAtomically(cert_path, new_cert_pem, kCertificateMode));
+  KELP_RETURN_IF_ERROR(WriteFileAtomic(key_path, key_pem, kPrivateKeyMode));
+  KELP_RETURN_IF_ERROR(WriteFileAtomic(cert_path, new_cert_pem, kCertificateMode));
   return Authority{std::move(cert), std::move(key), std::move(new_cert_pem)};
 }
 
@@ -227,8 +227,8 @@ Result<Authority> LoadOrCreateAuthority(const std::filesystem::path& cert_path,
 bool ServingCertificateIsCurrent(const std::filesystem::path& cert_path,
                                  const std::filesystem::path& key_path, const Authority& ca,
                                  const std::vector<std::string>& wanted_names) {
-  Result<std::string> cert_pem = ReadWholeFile(cert_path);
-  Result<std::string> key_pem = ReadWholeFile(key_path);
+  Result<std::string> cert_pem = ReadFile(cert_path);
+  Result<std::string> key_pem = ReadFile(key_path);
   if (!cert_pem.ok() || !key_pem.ok()) return false;
   Result<X509Ptr> cert = ParseCertificate(*cert_pem);
   Result<EvpPkeyPtr> key = ParsePrivateKey(*key_pem);
@@ -275,7 +275,7 @@ Result<PkiFiles> EnsurePki(const std::filesystem::path& tls_dir,
   }
   const std::vector<std::string> wanted(unique_entries.begin(), unique_entries.end());
 
-  KELP_RETURN_IF_ERROR(EnsurePrivateDirectory(tls_dir));
+  KELP_RETURN_IF_ERROR(CreateDirectories(tls_dir, 0700));
   PkiFiles files{.ca_cert_path = tls_dir / "ca.crt",
                  .serving_cert_path = tls_dir / "serving.crt",
                  .serving_key_path = tls_dir / "serving.key"};
@@ -299,8 +299,8 @@ Result<PkiFiles> EnsurePki(const std::filesystem::path& tls_dir,
                                                        ca.key.get()));
   KELP_ASSIGN_OR_RETURN(std::string key_pem, PrivateKeyPem(key.get()));
   KELP_ASSIGN_OR_RETURN(std::string cert_pem, CertificatePem(cert.get()));
-  KELP_RETURN_IF_ERROR(WriteFileAtomically(files.serving_key_path, key_pem, kPrivateKeyMode));
-  KELP_RETURN_IF_ERROR(WriteFileAtomically(files.serving_cert_path, cert_pem, kCertificateMode));
+  KELP_RETURN_IF_ERROR(WriteFileAtomic(files.serving_key_path, key_pem, kPrivateKeyMode));
+  KELP_RETURN_IF_ERROR(WriteFileAtomic(files.serving_cert_path, cert_pem, kCertificateMode));
   files.serving_cert_issued = true;
   return files;
 }

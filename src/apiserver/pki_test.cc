@@ -7,8 +7,8 @@
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
-#include "apiserver/file_util.h"
-#include "apiserver/testing/temp_dir.h"
+#include "common/file.h"
+#include "common/testing/temp_dir.h"
 
 namespace kelp::apiserver {
 namespace {
@@ -20,7 +20,7 @@ mode_t FileMode(const std::filesystem::path& path) {
   return ::stat(path.c_str(), &info) == 0 ? info.st_mode & 07777 : 0;
 }
 
-std::string Contents(const std::filesystem::path& path) { return ReadWholeFile(path).value_or(""); }
+std::string Contents(const std::filesystem::path& path) { return ReadFile(path).value_or(""); }
 
 bool IsCaCertificate(const std::string& pem) {
   BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
@@ -44,7 +44,7 @@ TEST(ServingCertificateNamesTest, LeavesOutWildcardBindAddress) {
 }
 
 TEST(EnsurePkiTest, CreatesCaAndServingCertificateVerifyingWithAllSans) {
-  testing::TempDir dir;
+  kelp::testing::ScopedTempDir dir;
   auto names = ServingCertificateNames("10.0.0.5", "192.168.206.10", {"API.example.com", "fd00::1"});
   Result<PkiFiles> pki = EnsurePki(dir.path() / "tls", names);
   ASSERT_TRUE(pki.ok()) << pki.status().ToString();
@@ -67,7 +67,7 @@ TEST(EnsurePkiTest, CreatesCaAndServingCertificateVerifyingWithAllSans) {
 }
 
 TEST(EnsurePkiTest, ReusesEverythingWhenNamesAreUnchanged) {
-  testing::TempDir dir;
+  kelp::testing::ScopedTempDir dir;
   auto names = ServingCertificateNames("0.0.0.0", "", {"node.example"});
   Result<PkiFiles> first = EnsurePki(dir.path() / "tls", names);
   ASSERT_TRUE(first.ok());
@@ -83,7 +83,7 @@ TEST(EnsurePkiTest, ReusesEverythingWhenNamesAreUnchanged) {
 }
 
 TEST(EnsurePkiTest, ReissuesServingCertificateWhenNamesChangeButKeepsCa) {
-  testing::TempDir dir;
+  kelp::testing::ScopedTempDir dir;
   Result<PkiFiles> first = EnsurePki(dir.path() / "tls", ServingCertificateNames("0.0.0.0", "", {}));
   ASSERT_TRUE(first.ok());
   Result<PkiFiles> second =
@@ -98,13 +98,13 @@ TEST(EnsurePkiTest, ReissuesServingCertificateWhenNamesChangeButKeepsCa) {
 }
 
 TEST(EnsurePkiTest, ReissuesServingCertificateWhoseKeyWasReplaced) {
-  testing::TempDir dir;
+  kelp::testing::ScopedTempDir dir;
   auto names = ServingCertificateNames("0.0.0.0", "", {});
   ASSERT_TRUE(EnsurePki(dir.path() / "tls", names).ok());
-  testing::TempDir other;
+  kelp::testing::ScopedTempDir other;
   Result<PkiFiles> other_pki = EnsurePki(other.path() / "tls", names);
   ASSERT_TRUE(other_pki.ok());
-  ASSERT_TRUE(WriteFileAtomically(dir.path() / "tls" / "serving.key",
+  ASSERT_TRUE(WriteFileAtomic(dir.path() / "tls" / "serving.key",
                                   Contents(other_pki->serving_key_path), 0600)
                   .ok());
 
@@ -114,18 +114,18 @@ TEST(EnsurePkiTest, ReissuesServingCertificateWhoseKeyWasReplaced) {
 }
 
 TEST(EnsurePkiTest, RejectsNameThatIsNeitherIpNorDns) {
-  testing::TempDir dir;
+  kelp::testing::ScopedTempDir dir;
   Result<PkiFiles> pki = EnsurePki(dir.path() / "tls", {"bad name,DNS:evil"});
   ASSERT_FALSE(pki.ok());
   EXPECT_EQ(pki.status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST(EnsurePkiTest, RefusesToReplaceCaWhoseKeyIsCorrupt) {
-  testing::TempDir dir;
+  kelp::testing::ScopedTempDir dir;
   auto names = ServingCertificateNames("0.0.0.0", "", {});
   ASSERT_TRUE(EnsurePki(dir.path() / "tls", names).ok());
   std::string ca_pem = Contents(dir.path() / "tls" / "ca.crt");
-  ASSERT_TRUE(WriteFileAtomically(dir.path() / "tls" / "ca.key", "garbage", 0600).ok());
+  ASSERT_TRUE(WriteFileAtomic(dir.path() / "tls" / "ca.key", "garbage", 0600).ok());
 
   Result<PkiFiles> pki = EnsurePki(dir.path() / "tls", names);
   ASSERT_FALSE(pki.ok());
@@ -134,8 +134,8 @@ TEST(EnsurePkiTest, RefusesToReplaceCaWhoseKeyIsCorrupt) {
 }
 
 TEST(VerifyCertificateAgainstCaTest, RejectsCertificateFromAnotherCa) {
-  testing::TempDir a;
-  testing::TempDir b;
+  kelp::testing::ScopedTempDir a;
+  kelp::testing::ScopedTempDir b;
   auto names = ServingCertificateNames("0.0.0.0", "", {});
   Result<PkiFiles> pki_a = EnsurePki(a.path() / "tls", names);
   Result<PkiFiles> pki_b = EnsurePki(b.path() / "tls", names);

@@ -5,7 +5,7 @@
 #include <csignal>
 
 #include "apiserver/core_routes.h"
-#include "apiserver/file_util.h"
+#include "common/file.h"
 #include "apiserver/https_server.h"
 #include "apiserver/kubeconfig.h"
 #include "apiserver/pki.h"
@@ -28,7 +28,7 @@ RequestHandler BuildRequestPipeline(const std::string& token) {
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
                                               std::vector<int> stop_signals) {
   const std::filesystem::path data_dir = options.data_dir;
-  KELP_RETURN_IF_ERROR(EnsurePrivateDirectory(data_dir));
+  KELP_RETURN_IF_ERROR(CreateDirectories(data_dir, 0700));
   KELP_ASSIGN_OR_RETURN(
       PkiFiles pki,
       EnsurePki(data_dir / "tls", ServingCertificateNames(options.bind_address,

@@ -8,8 +8,8 @@
 
 #include <boost/json.hpp>
 
-#include "apiserver/file_util.h"
-#include "apiserver/testing/temp_dir.h"
+#include "common/file.h"
+#include "common/testing/temp_dir.h"
 #include "apiserver/testing/tls_client.h"
 
 namespace kelp::apiserver {
@@ -31,7 +31,7 @@ class ServerTest : public ::testing::Test {
     Result<std::unique_ptr<Server>> server = Server::Start(options);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(*server);
-    ca_pem_ = ReadWholeFile(dir_.path() / "server" / "tls" / "ca.crt").value_or("");
+    ca_pem_ = ReadFile(dir_.path() / "server" / "tls" / "ca.crt").value_or("");
     ASSERT_FALSE(ca_pem_.empty());
   }
 
@@ -54,7 +54,7 @@ class ServerTest : public ::testing::Test {
     EXPECT_EQ(body.at("code"), code);
   }
 
-  testing::TempDir dir_;
+  kelp::testing::ScopedTempDir dir_;
   std::unique_ptr<Server> server_;
   std::string ca_pem_;
 };
@@ -134,7 +134,7 @@ TEST_F(ServerTest, OversizedBodyIsRejectedWith413) {
 }
 
 TEST_F(ServerTest, WritesKubeconfigForTheBoundPortWithMode0600) {
-  std::string kubeconfig = ReadWholeFile(server_->kubeconfig_path()).value_or("");
+  std::string kubeconfig = ReadFile(server_->kubeconfig_path()).value_or("");
   EXPECT_EQ(server_->kubeconfig_path(), dir_.path() / "server" / "kubeconfig.yaml");
   EXPECT_NE(kubeconfig.find("https://127.0.0.1:" + std::to_string(server_->port())),
             std::string::npos);
@@ -148,20 +148,20 @@ TEST_F(ServerTest, StopClosesTheListener) {
 }
 
 TEST(ServerSignalTest, StopSignalEndsWait) {
-  testing::TempDir dir;
+  kelp::testing::ScopedTempDir dir;
   ServerOptions options{.data_dir = dir.path().string(), .bind_address = "127.0.0.1",
                         .https_port = 0};
   Result<std::unique_ptr<Server>> server = Server::Start(options, {SIGUSR1});
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   ASSERT_EQ(::kill(::getpid(), SIGUSR1), 0);
   (*server)->Wait();
-  EXPECT_FALSE(HttpsGet((*server)->port(), ReadWholeFile(dir.path() / "tls" / "ca.crt").value_or(""),
+  EXPECT_FALSE(HttpsGet((*server)->port(), ReadFile(dir.path() / "tls" / "ca.crt").value_or(""),
                         "/healthz", std::nullopt)
                    .ok());
 }
 
 TEST(ServerStartTest, FailsCleanlyOnBadBindAddress) {
-  testing::TempDir dir;
+  kelp::testing::ScopedTempDir dir;
   ServerOptions options{.data_dir = dir.path().string(), .bind_address = "not-an-ip",
                         .https_port = 0};
   Result<std::unique_ptr<Server>> server = Server::Start(options);

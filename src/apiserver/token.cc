@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <array>
 
-#include "apiserver/file_util.h"
+#include "common/file.h"
 
 namespace kelp::apiserver {
 namespace {
@@ -58,7 +58,7 @@ Result<std::string> LoadOrCreateToken(const std::filesystem::path& data_dir,
     return std::string(configured_token);
   }
   const std::filesystem::path token_path = data_dir / "token";
-  Result<std::string> saved = ReadWholeFile(token_path);
+  Result<std::string> saved = ReadFile(token_path);
   if (saved.ok()) {
     std::string token = std::move(*saved);
     while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
@@ -67,7 +67,7 @@ Result<std::string> LoadOrCreateToken(const std::filesystem::path& data_dir,
   }
   if (saved.status().code() != StatusCode::kNotFound) return saved.status();
   KELP_ASSIGN_OR_RETURN(std::string token, GenerateToken());
-  KELP_RETURN_IF_ERROR(WriteFileAtomically(token_path, token + "\n", 0600));
+  KELP_RETURN_IF_ERROR(WriteFileAtomic(token_path, token + "\n", 0600));
   return token;
 }
 

@@ -4,14 +4,14 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include "apiserver/file_util.h"
-#include "apiserver/testing/temp_dir.h"
+#include "common/file.h"
+#include "common/testing/temp_dir.h"
 
 namespace kelp::apiserver {
 namespace {
 
 TEST(LoadOrCreateTokenTest, ConfiguredTokenWinsAndNothingIsWritten) {
-  testing::TempDir dir;
+  kelp::testing::ScopedTempDir dir;
   Result<std::string> token = LoadOrCreateToken(dir.path(), "s3cret");
   ASSERT_TRUE(token.ok());
   EXPECT_EQ(*token, "s3cret");
@@ -19,7 +19,7 @@ TEST(LoadOrCreateTokenTest, ConfiguredTokenWinsAndNothingIsWritten) {
 }
 
 TEST(LoadOrCreateTokenTest, GeneratesHexTokenOnceWithMode0600AndReusesIt) {
-  testing::TempDir dir;
+  kelp::testing::ScopedTempDir dir;
   Result<std::string> first = LoadOrCreateToken(dir.path(), "");
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   EXPECT_EQ(first->size(), 64u);
@@ -34,9 +34,9 @@ TEST(LoadOrCreateTokenTest, GeneratesHexTokenOnceWithMode0600AndReusesIt) {
 }
 
 TEST(LoadOrCreateTokenTest, RejectsTokensWithWhitespaceOrEmptyFile) {
-  testing::TempDir dir;
+  kelp::testing::ScopedTempDir dir;
   EXPECT_EQ(LoadOrCreateToken(dir.path(), "a b").status().code(), StatusCode::kInvalidArgument);
-  ASSERT_TRUE(WriteFileAtomically(dir.path() / "token", "\n", 0600).ok());
+  ASSERT_TRUE(WriteFileAtomic(dir.path() / "token", "\n", 0600).ok());
   EXPECT_EQ(LoadOrCreateToken(dir.path(), "").status().code(), StatusCode::kInvalidArgument);
 }
 

@@ -86,4 +86,18 @@ Status WriteFileAtomic(const std::filesystem::path& path, std::string_view conte
   return FsyncDirectory(dir);
 }
 
+Status CreateDirectories(const std::filesystem::path& dir, mode_t mode) {
+  std::filesystem::path partial;
+  for (const auto& part : dir) {
+    partial /= part;
+    if (::mkdir(partial.c_str(), mode) != 0 && errno != EEXIST) {
+      return ErrnoStatus("mkdir " + partial.string(), errno);
+    }
+  }
+  struct stat info {};
+  if (::stat(dir.c_str(), &info) != 0) return ErrnoStatus("stat " + dir.string(), errno);
+  if (!S_ISDIR(info.st_mode)) return IoError(dir.string() + " is not a directory");
+  return Status::Ok();
+}
+
 }  // namespace kelp

@@ -52,4 +52,8 @@ Result<std::string> ReadFile(const std::filesystem::path& path);
 Status WriteFileAtomic(const std::filesystem::path& path, std::string_view contents,
                        mode_t mode = 0644);
 
+// Creates `dir` and its missing parents, each new one with `mode` (e.g. 0700 for directories
+// that hold keys). An existing directory is left as it is; a non-directory there is an error.
+Status CreateDirectories(const std::filesystem::path& dir, mode_t mode);
+
 }  // namespace kelp

@@ -99,9 +99,10 @@ TEST_F(SubprocessRunnerTest, TimeoutSendsSigterm) {
 
 TEST_F(SubprocessRunnerTest, TimeoutEscalatesToSigkillWhenTermIsIgnored) {
   // The shell and its sleep ignore SIGTERM. The timeout only has to outlast the shell's start
-  // up to its first command, so that the trap is in place when SIGTERM arrives.
+  // up to its first command (about a millisecond), so that the trap is in place when SIGTERM
+  // arrives; 2 s leaves room for a loaded CI machine.
   ProcessResult result =
-      RunOk({.argv = {"/bin/sh", "-c", "trap '' TERM; echo ready; sleep 60"}, .timeout = 500ms});
+      RunOk({.argv = {"/bin/sh", "-c", "trap '' TERM; echo ready; sleep 60"}, .timeout = 2s});
   EXPECT_TRUE(result.timed_out);
   EXPECT_EQ(result.term_signal, SIGKILL);
   EXPECT_EQ(result.stdout_data, "ready\n");

@@ -1,97 +1,63 @@
 // Durability under kill -9: a child process writes from several threads and reports each
 // acknowledged write; the test SIGKILLs it mid-stream, reopens the database and checks that
 // every acknowledged write is there with the revision it was acknowledged with.
-#include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include <chrono>
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 
+#include <gtest/gtest.h>
+
+#include "common/file.h"
+#include "common/process.h"
+#include "common/testing/temp_dir.h"
 #include "storage/sqlite/sqlite_store.h"
-#include "storage/testing/temp_dir.h"
-
-extern char** environ;
 
 namespace kelp::storage::sqlite {
 namespace {
 
-// The crash writer child: its stdout pipe, killed and reaped on destruction whatever happens.
-class ChildProcess {
- public:
-  ChildProcess(const std::string& program, const std::string& db, int threads) {
-    int fds[2];
-    if (pipe(fds) != 0) return;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&actions, fds[0]);
-    posix_spawn_file_actions_addclose(&actions, fds[1]);
-    std::string threads_arg = std::to_string(threads);
-    char* argv[] = {const_cast<char*>(program.c_str()), const_cast<char*>(db.c_str()),
-                    threads_arg.data(), nullptr};
-    if (posix_spawn(&pid_, program.c_str(), &actions, nullptr, argv, environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]);
-    read_fd_ = fds[0];
-  }
-  ~ChildProcess() {
-    Kill();
-    if (read_fd_ >= 0) close(read_fd_);
-  }
-  ChildProcess(const ChildProcess&) = delete;
-  ChildProcess& operator=(const ChildProcess&) = delete;
+using namespace std::chrono_literals;
 
-  bool started() const { return pid_ > 0 && read_fd_ >= 0; }
-  int read_fd() const { return read_fd_; }
-  // SIGKILL and reap; returns the wait status.
-  int Kill() {
-    if (pid_ <= 0) return 0;
-    kill(pid_, SIGKILL);
-    int status = 0;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-    return status;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int read_fd_ = -1;
-};
+// Parses the complete "key revision" lines of the writer's ack file (a line cut short by the
+// kill is ignored: that write's ack never reached anyone).
+void ParseAcks(const std::string& text, std::map<std::string, int64_t>& acked) {
+  acked.clear();
+  std::istringstream lines(text.substr(0, text.rfind('\n') + 1));
+  std::string key;
+  int64_t revision = 0;
+  while (lines >> key >> revision) acked.emplace(key, revision);
+}
 
 TEST(SqliteStoreCrashTest, AcknowledgedWritesSurviveKill9) {
-  testing::TempDir dir;
-  ASSERT_TRUE(dir.ok());
-  const std::string db = dir.File("crash.db");
+  kelp::testing::ScopedTempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string db = (dir.path() / "crash.db").string();
+  const std::string acks = (dir.path() / "acks").string();
   constexpr size_t kAcksBeforeKill = 400;
 
   std::map<std::string, int64_t> acked;
   {
-    ChildProcess child(KELP_STORE_CRASH_WRITER, db, 8);
-    ASSERT_TRUE(child.started());
-    std::string buffer;
-    char chunk[4096];
-    while (acked.size() < kAcksBeforeKill) {
-      const ssize_t n = read(child.read_fd(), chunk, sizeof(chunk));
-      if (n < 0 && errno == EINTR) continue;
-      ASSERT_GT(n, 0) << "crash writer ended early";
-      buffer.append(chunk, static_cast<size_t>(n));
-      size_t newline;
-      while ((newline = buffer.find('\n')) != std::string::npos) {
-        std::istringstream line(buffer.substr(0, newline));
-        buffer.erase(0, newline + 1);
-        std::string key;
-        int64_t revision = 0;
-        ASSERT_TRUE(line >> key >> revision);
-        ASSERT_TRUE(acked.emplace(key, revision).second) << "duplicate ack for " << key;
-      }
+    SubprocessRunner runner;
+    Result<std::unique_ptr<ChildProcess>> child =
+        runner.Start({.argv = {KELP_STORE_CRASH_WRITER, db, "8", acks}});
+    ASSERT_TRUE(child.ok()) << child.status().ToString();
+    // Wait (bounded) until enough writes were acknowledged, then kill mid-stream.
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (acked.size() < kAcksBeforeKill && std::chrono::steady_clock::now() < deadline) {
+      ASSERT_EQ((*child)->Wait(10ms).status().code(), StatusCode::kDeadlineExceeded)
+          << "crash writer ended early";
+      ParseAcks(ReadFile(acks).value_or(""), acked);
     }
-    const int status = child.Kill();
-    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    ASSERT_GE(acked.size(), kAcksBeforeKill) << "crash writer too slow";
+    ASSERT_TRUE((*child)->Signal(SIGKILL).ok());
+    Result<ProcessExit> exit = (*child)->Wait(std::nullopt);
+    ASSERT_TRUE(exit.ok());
+    EXPECT_EQ(exit->term_signal, SIGKILL);
+    // Acks written between the last read and the kill count as well.
+    ParseAcks(ReadFile(acks).value_or(""), acked);
   }
 
   auto store = SqliteStore::Open(db);

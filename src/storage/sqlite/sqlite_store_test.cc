@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "storage/testing/temp_dir.h"
+#include "common/testing/temp_dir.h"
 
 namespace kelp::storage::sqlite {
 namespace {
@@ -25,15 +25,15 @@ constexpr auto kPatience = std::chrono::seconds(60);
 
 class SqliteStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_TRUE(dir_.ok()); }
+  void SetUp() override { ASSERT_FALSE(dir_.path().empty()); }
 
   std::unique_ptr<SqliteStore> OpenStore(SqliteStoreOptions options = {}) {
-    Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(dir_.File("kv.db"), options);
+    Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open((dir_.path() / "kv.db").string(), options);
     EXPECT_TRUE(store.ok()) << store.status().ToString();
     return store.ok() ? std::move(store).value() : nullptr;
   }
 
-  testing::TempDir dir_;
+  kelp::testing::ScopedTempDir dir_;
 };
 
 // Reads from `stream` until `count` events arrived, the stream ends, or kPatience passes.

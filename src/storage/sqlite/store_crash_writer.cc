@@ -1,6 +1,7 @@
 // Test helper for sqlite_store_crash_test: opens the store at argv[1] and creates keys from
-// argv[2] threads until killed, writing "key revision\n" to stdout only after each write is
-// acknowledged, so the test knows exactly which writes the store promised to keep.
+// argv[2] threads until killed, appending "key revision\n" to the file argv[3] only after each
+// write is acknowledged, so the test knows exactly which writes the store promised to keep.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -15,17 +16,23 @@ namespace {
 
 constexpr int kMaxWritesPerThread = 100000;  // bounds the run if nobody kills us
 
-// One write() per line: lines up to PIPE_BUF bytes reach the pipe whole, never interleaved.
-bool WriteLine(const std::string& line) {
-  return write(STDOUT_FILENO, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+// One O_APPEND write() per line, so lines of concurrent threads never interleave. The file
+// needs no fsync: what write() handed to the kernel survives the kill of this process.
+bool WriteLine(int fd, const std::string& line) {
+  return write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s <db-path> <threads>\n", argv[0]);
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: %s <db-path> <threads> <ack-file>\n", argv[0]);
     return 2;
+  }
+  const int ack_fd = open(argv[3], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (ack_fd < 0) {
+    std::perror("open ack file");
+    return 1;
   }
   auto store = kelp::storage::sqlite::SqliteStore::Open(argv[1]);
   if (!store.ok()) {
@@ -43,7 +50,7 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "create %s: %s\n", key.c_str(), revision.status().ToString().c_str());
           std::_Exit(1);
         }
-        if (!WriteLine(key + " " + std::to_string(*revision) + "\n")) std::_Exit(1);
+        if (!WriteLine(ack_fd, key + " " + std::to_string(*revision) + "\n")) std::_Exit(1);
       }
     });
   }
