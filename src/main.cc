@@ -5,7 +5,10 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
 
+#include "apiserver/server.h"
+#include "common/log.h"
 #include "version.h"
 
 namespace {
@@ -16,16 +19,56 @@ int RunVersion() {
   return 0;
 }
 
+// Flags in k3s style, as `kelp server --help` shows them.
+void AddServerFlags(CLI::App& cmd, kelp::apiserver::ServerOptions& options) {
+  cmd.add_option("--data-dir", options.data_dir, "Directory for the store, TLS material, token")
+      ->capture_default_str();
+  cmd.add_option("--bind-address", options.bind_address, "Address the API listens on")
+      ->capture_default_str();
+  cmd.add_option("--https-listen-port", options.https_port, "HTTPS port of the API")
+      ->capture_default_str();
+  cmd.add_option("--advertise-address", options.advertise_address,
+                 "Address clients and nodes reach the API on (default 127.0.0.1)");
+  cmd.add_option("--tls-san", options.tls_sans,
+                 "Extra IP or DNS name for the serving certificate (repeatable)");
+  cmd.add_option("--token", options.token,
+                 "Cluster token (default: <data-dir>/token, generated once)");
+  cmd.add_option("--write-kubeconfig", options.write_kubeconfig,
+                 "Where to write the admin kubeconfig (default <data-dir>/kubeconfig.yaml)");
+}
+
+int ServeApi(const kelp::apiserver::ServerOptions& options) {
+  kelp::Status status = kelp::apiserver::RunServer(options);
+  if (!status.ok()) {
+    spdlog::error("server: {}", status.ToString());
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"kelp: a lightweight Kubernetes-compatible cluster with built-in pod networking",
                "kelp"};
   app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
+
   CLI::App* version = app.add_subcommand("version", "Print the kelp version");
+  kelp::apiserver::ServerOptions server_options;
+  CLI::App* server = app.add_subcommand("server", "Run the Kubernetes API server");
+  AddServerFlags(*server, server_options);
 
   CLI11_PARSE(app, argc, argv);
 
+  kelp::Result<spdlog::level::level_enum> level = kelp::log::ParseLevel(log_level);
+  if (!level.ok()) {
+    std::fprintf(stderr, "kelp: %s\n", level.status().ToString().c_str());
+    return 2;
+  }
   if (version->parsed()) return RunVersion();
+  kelp::log::Init({.level = *level, .component = server->parsed() ? "server" : ""});
+  if (server->parsed()) return ServeApi(server_options);
   return 1;
 }

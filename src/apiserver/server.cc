@@ -4,6 +4,8 @@
 
 #include <csignal>
 
+#include <spdlog/spdlog.h>
+
 #include "apiserver/core_routes.h"
 #include "common/file.h"
 #include "apiserver/https_server.h"
@@ -13,6 +15,7 @@
 #include "apiserver/token.h"
 
 namespace kelp::apiserver {
+
 RequestHandler BuildRequestPipeline(const std::string& token) {
   Router router;
   AddCoreRoutes(router);
@@ -72,7 +75,11 @@ void Server::Wait() { https_->Wait(); }
 Status RunServer(const ServerOptions& options) {
   KELP_ASSIGN_OR_RETURN(std::unique_ptr<Server> server,
                         Server::Start(options, {SIGTERM, SIGINT}));
+  spdlog::info("serving the Kubernetes API on https://{}:{}", options.bind_address,
+               server->port());
+  spdlog::info("kubeconfig written to {}", server->kubeconfig_path().string());
   server->Wait();
+  spdlog::info("stopped");
   return Status::Ok();
 }
 
