@@ -540,6 +540,17 @@ TEST(CodecRevisedErrorTest, UnknownOptionalAttributesAreKeptWithTheirFlags) {
                                        RawAttribute{0x80, 0x63, {}}}));
 }
 
+TEST(CodecRevisedErrorTest, UnknownAttributesAreOrderedByTypeAsTheEncoderWritesThem) {
+  // Found by the fuzzer: out-of-order unknown attributes did not survive a round trip.
+  std::vector<uint8_t> bytes =
+      UpdateBytes("", Cat({GoodAttributes(), "c0 87 01 aa", "e0 20 01 bb"}), kTwoPrefixes);
+  Update update = DecodeUpdate(bytes, kFourOctet);
+  ASSERT_EQ(update.attributes.unknown.size(), 2u);
+  EXPECT_EQ(update.attributes.unknown[0].type, 0x20);
+  EXPECT_EQ(update.attributes.unknown[1].type, 0x87);
+  EXPECT_EQ(DecodeOk(Encode(update, kFourOctet).value(), kFourOctet), Message(update));
+}
+
 // ---- 4-octet AS on a 2-octet session (RFC 6793) -----------------------------------------
 
 TEST(CodecAs4Test, As4PathReplacesTheTrailingAsTransEntries) {

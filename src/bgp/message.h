@@ -211,7 +211,7 @@ struct PathAttributes {
   std::vector<uint32_t> cluster_list;  // empty = absent (the attribute may not be empty)
   std::optional<MpReach> mp_reach;
   std::optional<MpUnreach> mp_unreach;
-  std::vector<RawAttribute> unknown;
+  std::vector<RawAttribute> unknown;  // ascending type order once decoded
   friend bool operator==(const PathAttributes&, const PathAttributes&) = default;
 };
 

@@ -150,6 +150,9 @@ class AttributeDecoder {
       if (auto error = DecodeOne(*flags, *type, *value, attribute, seen)) return error;
     }
     ReconcileAs4();
+    // The encoder writes attributes in ascending type order; keep the same canonical order.
+    std::stable_sort(attributes_.unknown.begin(), attributes_.unknown.end(),
+                     [](const RawAttribute& a, const RawAttribute& b) { return a.type < b.type; });
     return std::nullopt;
   }
 
