@@ -27,8 +27,8 @@ namespace {
 namespace json = boost::json;
 using TimePoint = std::chrono::system_clock::time_point;
 
-constexpr std::string_view kNone = "<none>";
-constexpr std::string_view kUnknown = "<unknown>";
+constexpr std::string_view kNoneCell = "<none>";
+constexpr std::string_view kUnknownCell = "<unknown>";
 
 // ---- Lenient field access ----
 
@@ -97,7 +97,7 @@ std::optional<std::string> ScalarTextAt(const json::object& object, std::string_
   return std::nullopt;
 }
 
-std::string NoneIfEmpty(std::string text) { return text.empty() ? std::string(kNone) : text; }
+std::string NoneIfEmpty(std::string text) { return text.empty() ? std::string(kNoneCell) : text; }
 
 std::string Join(const std::vector<std::string>& parts, std::string_view separator) {
   return fmt::format("{}", fmt::join(parts, separator));
@@ -113,7 +113,7 @@ std::string Name(const json::object& object) { return StringAt(object, "metadata
 
 // "a=1,b=2" with keys sorted, or <none> (labels.FormatLabels).
 std::string FormatLabels(const json::object* labels) {
-  if (labels == nullptr || labels->empty()) return std::string(kNone);
+  if (labels == nullptr || labels->empty()) return std::string(kNoneCell);
   std::vector<std::string> pairs;
   for (const auto& member : *labels) {
     const json::string* value = member.value().if_string();
@@ -379,7 +379,7 @@ std::string PodIp(const json::object& pod) {
 // "1/2": readiness gates whose condition is True, of all gates; <none> without gates.
 std::string ReadinessGatesCell(const json::object& pod) {
   std::vector<const json::object*> gates = ObjectsAt(pod, "spec.readinessGates");
-  if (gates.empty()) return std::string(kNone);
+  if (gates.empty()) return std::string(kNoneCell);
   std::int64_t satisfied = 0;
   for (const json::object* gate : gates) {
     if (HasTrueCondition(pod, StringAt(*gate, "conditionType"))) ++satisfied;
@@ -457,7 +457,7 @@ std::string ExternalIp(const json::object& service) {
   }
   if (type == "LoadBalancer") return LoadBalancerExternalIp(service);
   if (type == "ExternalName") return StringAt(service, "spec.externalName");
-  return std::string(kUnknown);
+  return std::string(kUnknownCell);
 }
 
 // "80/TCP", or "80:30080/TCP" with a node port; comma-separated; <none> without ports.
@@ -495,7 +495,7 @@ Row PrintService(const json::object& service, TimePoint now) {
 // ports), at most three, then " + N more..."; <none> without subsets.
 std::string EndpointsCell(const json::object& endpoints) {
   std::vector<const json::object*> subsets = ObjectsAt(endpoints, "subsets");
-  if (subsets.empty()) return std::string(kNone);
+  if (subsets.empty()) return std::string(kNoneCell);
   std::vector<std::string> entries;
   for (const json::object* subset : subsets) {
     std::vector<const json::object*> addresses = ObjectsAt(*subset, "addresses");
@@ -595,10 +595,12 @@ std::string NodeAddress(const json::object& node, std::string_view type) {
   for (const json::object* address : ObjectsAt(node, "status.addresses")) {
     if (StringAt(*address, "type") == type) return StringAt(*address, "address");
   }
-  return std::string(kNone);
+  return std::string(kNoneCell);
 }
 
-std::string UnknownIfEmpty(std::string text) { return text.empty() ? std::string(kUnknown) : text; }
+std::string UnknownIfEmpty(std::string text) {
+  return text.empty() ? std::string(kUnknownCell) : text;
+}
 
 constexpr std::array kNodeColumns{
     kNameColumn,
@@ -835,12 +837,12 @@ std::string ResourceMetricText(const json::object& spec, const json::object* sta
   const std::string current_path = fmt::format("{}.current", source);
   if (ScalarTextAt(wanted, "averageValue")) {
     return fmt::format("{}: {}/{}", name,
-                       QuantityOr(status, current_path + ".averageValue", kUnknown),
+                       QuantityOr(status, current_path + ".averageValue", kUnknownCell),
                        QuantityOr(&wanted, "averageValue", ""));
   }
   std::optional<std::int64_t> current;
   if (status != nullptr) current = OptionalIntAt(*status, current_path + ".averageUtilization");
-  return fmt::format("{}: {}/{}", name, Percent(current, kUnknown),
+  return fmt::format("{}: {}/{}", name, Percent(current, kUnknownCell),
                      Percent(OptionalIntAt(wanted, "averageUtilization"), "<auto>"));
 }
 
@@ -850,10 +852,10 @@ std::string ValueMetricText(const json::object& spec, const json::object* status
   const std::string target = fmt::format("{}.target", source);
   const std::string current = fmt::format("{}.current", source);
   if (ScalarTextAt(spec, target + ".averageValue")) {
-    return fmt::format("{}/{} (avg)", QuantityOr(status, current + ".averageValue", kUnknown),
+    return fmt::format("{}/{} (avg)", QuantityOr(status, current + ".averageValue", kUnknownCell),
                        QuantityOr(&spec, target + ".averageValue", ""));
   }
-  return fmt::format("{}/{}", QuantityOr(status, current + ".value", kUnknown),
+  return fmt::format("{}/{}", QuantityOr(status, current + ".value", kUnknownCell),
                      QuantityOr(&spec, target + ".value", ""));
 }
 
@@ -864,7 +866,7 @@ std::string MetricText(const json::object& spec, const json::object* status) {
   if (type == "Object") return ValueMetricText(spec, status, "object");
   if (type == "External") return ValueMetricText(spec, status, "external");
   if (type == "Pods") {
-    return fmt::format("{}/{}", QuantityOr(status, "pods.current.averageValue", kUnknown),
+    return fmt::format("{}/{}", QuantityOr(status, "pods.current.averageValue", kUnknownCell),
                        QuantityOr(&spec, "pods.target.averageValue", ""));
   }
   return "<unknown type>";
@@ -877,10 +879,10 @@ std::string HpaTargets(const json::object& hpa) {
   if (specs.empty()) {
     std::optional<std::int64_t> cpu_target =
         OptionalIntAt(hpa, "spec.targetCPUUtilizationPercentage");
-    if (!cpu_target) return std::string(kNone);
+    if (!cpu_target) return std::string(kNoneCell);
     return fmt::format(
         "cpu: {}/{}%",
-        Percent(OptionalIntAt(hpa, "status.currentCPUUtilizationPercentage"), kUnknown),
+        Percent(OptionalIntAt(hpa, "status.currentCPUUtilizationPercentage"), kUnknownCell),
         *cpu_target);
   }
   std::vector<const json::object*> statuses = ObjectsAt(hpa, "status.currentMetrics");
