@@ -1,0 +1,100 @@
+// Routing Information Bases (RFC 4271 §3.2, §9): the routes each peer advertised (Adj-RIB-In,
+// after loop checks), the best route per prefix (Loc-RIB, decision process §9.1.2), and what
+// was advertised to each peer (Adj-RIB-Out, with iBGP split horizon and RFC 4456 route
+// reflection). Plain data, no I/O: the speaker feeds it UPDATEs and sends what it returns.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "bgp/message.h"
+
+namespace kelp::bgp {
+
+// Peers are named by their IPv4 address; 0 stands for routes this speaker originates.
+using PeerId = uint32_t;
+inline constexpr PeerId kLocalOrigin = 0;
+
+struct PeerInfo {
+  PeerId address = 0;
+  uint32_t as = 0;
+  uint32_t router_id = 0;  // the BGP identifier from the peer's OPEN
+  bool route_reflector_client = false;
+};
+
+struct RibConfig {
+  uint32_t local_as = 0;
+  uint32_t router_id = 0;
+  // RFC 4456 CLUSTER_ID; 0 means the router id.
+  uint32_t cluster_id = 0;
+};
+
+// One path to a prefix.
+struct Route {
+  PeerId from = kLocalOrigin;
+  bool from_ibgp = false;
+  bool from_client = false;
+  uint32_t peer_router_id = 0;
+  std::shared_ptr<const PathAttributes> attributes;
+};
+
+// Decision process (§9.1.2.2, RFC 4456 §9): true when `a` is preferred over `b`.
+bool BetterRoute(const Route& a, const Route& b);
+
+class Rib {
+ public:
+  explicit Rib(RibConfig config);
+
+  // Registers or refreshes a peer (at session establishment, once its router id is known).
+  void SetPeer(const PeerInfo& peer);
+  // Applies an UPDATE from an established peer. Returns the prefixes whose best route changed.
+  std::vector<Ipv4Prefix> ApplyUpdate(PeerId peer, const Update& update);
+  // The peer's session went down: all its routes are withdrawn and its Adj-RIB-Out forgotten.
+  std::vector<Ipv4Prefix> PeerDown(PeerId peer);
+  // Originates `prefix` (ORIGIN IGP, empty AS_PATH); returns the changed prefixes.
+  std::vector<Ipv4Prefix> Originate(const Ipv4Prefix& prefix);
+
+  const Route* Best(const Ipv4Prefix& prefix) const;
+  // The Loc-RIB: prefix → best route.
+  std::map<Ipv4Prefix, Route> LocRib() const;
+  // The peer's Adj-RIB-In: prefix → its attributes.
+  std::map<Ipv4Prefix, PathAttributes> AdjRibIn(PeerId peer) const;
+
+  // The attributes to advertise `best` with to `peer`, or nullopt when it must not be
+  // advertised there (split horizon, reflection rules, sender is the peer). `local_address`
+  // is this speaker's address on the session, the NEXT_HOP when it sets itself.
+  std::optional<PathAttributes> Export(const PeerInfo& peer, const Route& best,
+                                       uint32_t local_address) const;
+
+  // The UPDATEs that bring `peer`'s Adj-RIB-Out in line with the Loc-RIB for `prefixes`, and
+  // records them as sent. Unknown peers (not SetPeer) get nothing.
+  std::vector<Update> SyncAdjRibOut(PeerId peer, std::span<const Ipv4Prefix> prefixes,
+                                    uint32_t local_address);
+  // Everything to send a peer whose session has just come up.
+  std::vector<Update> FullTable(PeerId peer, uint32_t local_address);
+
+ private:
+  struct Entry {
+    std::vector<Route> paths;  // at most one per peer (the Adj-RIB-Ins, merged)
+    std::optional<size_t> best;
+  };
+
+  // True when the route carries our own ORIGINATOR_ID, CLUSTER_ID or AS: it must be ignored.
+  bool IsLoop(const PeerInfo& peer, const PathAttributes& attributes) const;
+  // Replaces `from`'s path to `prefix` by `route` (nullopt removes it); true if the best
+  // route changed.
+  bool SetPath(const Ipv4Prefix& prefix, PeerId from, std::optional<Route> route);
+  static void SelectBest(Entry& entry);
+  uint32_t cluster_id() const { return config_.cluster_id ? config_.cluster_id : config_.router_id; }
+
+  RibConfig config_;
+  std::map<PeerId, PeerInfo> peers_;
+  std::map<Ipv4Prefix, Entry> entries_;
+  std::map<PeerId, std::map<Ipv4Prefix, PathAttributes>> adj_rib_out_;
+};
+
+}  // namespace kelp::bgp
