@@ -84,9 +84,8 @@ class FieldSelector {
   std::vector<FieldRequirement> requirements_;
 };
 
-// The value of a selectable field of `object` as a field selector compares it ("" when absent,
-// "true"/"false" for booleans), or nullopt-like empty when `label` is not selectable: callers
-// only pass labels that FieldSelector::Parse accepted.
+// The value of a selectable field of `object` as a field selector compares it: "" when absent,
+// "true"/"false" for booleans, decimal for counts. Labels the resource does not select on give "".
 std::string SelectableFieldValue(std::string_view resource, const boost::json::object& object,
                                  std::string_view label);
 

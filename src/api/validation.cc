@@ -464,11 +464,8 @@ const boost::json::value* ValidateWorkloadSelector(Causes& causes, const boost::
   }
   ValidateLabels(causes, *fields, "spec.selector.matchLabels");
   std::size_t terms = 0;
-  if (const boost::json::object* labels = fields->if_contains("matchLabels")
-                                              ? (*fields).at("matchLabels").if_object()
-                                              : nullptr) {
-    terms += labels->size();
-  }
+  const boost::json::value* match_labels = Present(*fields, "matchLabels");
+  if (match_labels != nullptr && match_labels->is_object()) terms += match_labels->get_object().size();
   const boost::json::array* expressions =
       ArrayField(*fields, "matchExpressions", "spec.selector.matchExpressions", causes);
   if (expressions != nullptr) {
@@ -511,8 +508,9 @@ void ValidatePodTemplate(Causes& causes, const boost::json::object& spec,
   }
   if (metadata != nullptr) ValidateLabels(causes, *metadata, "spec.template.metadata.labels");
   ValidatePodSpecAt(causes, *tmpl, "spec.template.spec");
-  const boost::json::object* pod_spec = tmpl->if_contains("spec") ? tmpl->at("spec").if_object() : nullptr;
-  const boost::json::value* restart = pod_spec ? Present(*pod_spec, "restartPolicy") : nullptr;
+  const boost::json::value* pod_spec = Present(*tmpl, "spec");
+  const boost::json::value* restart =
+      pod_spec && pod_spec->is_object() ? Present(pod_spec->get_object(), "restartPolicy") : nullptr;
   const boost::json::string* restart_text = restart ? restart->if_string() : nullptr;
   if (restart_text != nullptr && *restart_text != "Always") {
     causes.push_back(NotSupportedCause("spec.template.spec.restartPolicy", *restart, {"Always"}));
