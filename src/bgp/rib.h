@@ -74,6 +74,9 @@ class Rib {
   // records them as sent. Unknown peers (not SetPeer) get nothing.
   std::vector<Update> SyncAdjRibOut(PeerId peer, std::span<const Ipv4Prefix> prefixes,
                                     uint32_t local_address);
+  // Forgets what was sent to `peer`, so the next FullTable resends everything (the answer to
+  // a ROUTE-REFRESH request).
+  void ForgetAdjRibOut(PeerId peer) { adj_rib_out_.erase(peer); }
   // Everything to send a peer whose session has just come up.
   std::vector<Update> FullTable(PeerId peer, uint32_t local_address);
 
