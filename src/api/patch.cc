@@ -167,8 +167,8 @@ Status RejectDuplicateKeys(std::string_view text) {
   json::error_code ec;
   parser.write_some(false, text.data(), text.size(), ec);
   if (const auto& duplicate = parser.handler().duplicate()) {
-    return InvalidArgumentError(
-        fmt::format("jsonpatch: invalid patch: member \"{}\" appears twice in an object", *duplicate));
+    return InvalidArgumentError(fmt::format(
+        "jsonpatch: invalid patch: member \"{}\" appears twice in an object", *duplicate));
   }
   return Status::Ok();
 }
@@ -275,8 +275,8 @@ class JsonPatcher {
 Result<std::string_view> StringMember(const json::object& operation, std::string_view name) {
   const json::value* member = operation.if_contains(name);
   if (member == nullptr || !member->is_string()) {
-    return InvalidArgumentError(
-        fmt::format("jsonpatch: operation {} needs a string \"{}\"", SerializeJson(operation), name));
+    return InvalidArgumentError(fmt::format("jsonpatch: operation {} needs a string \"{}\"",
+                                            SerializeJson(operation), name));
   }
   return std::string_view(member->get_string());
 }
@@ -308,9 +308,9 @@ Status JsonPatcher::Apply(json::value& operation_value) {
 
 Status JsonPatcher::Add(std::string_view op, const Pointer& path, json::value value) {
   if (path.tokens.size() + DepthUpTo(value, kMaxDocumentDepth) > kMaxDocumentDepth) {
-    return InvalidArgumentError(fmt::format(
-        "jsonpatch {} operation would nest the document deeper than {} levels", op,
-        kMaxDocumentDepth));
+    return InvalidArgumentError(
+        fmt::format("jsonpatch {} operation would nest the document deeper than {} levels", op,
+                    kMaxDocumentDepth));
   }
   if (path.tokens.empty()) {
     document_ = std::move(value);
@@ -340,8 +340,8 @@ Status JsonPatcher::Add(std::string_view op, const Pointer& path, json::value va
 
 Status JsonPatcher::Remove(std::string_view op, const Pointer& path) {
   if (path.tokens.empty()) {
-    return InvalidArgumentError(
-        fmt::format("jsonpatch {} operation does not apply: the document root cannot be removed", op));
+    return InvalidArgumentError(fmt::format(
+        "jsonpatch {} operation does not apply: the document root cannot be removed", op));
   }
   json::value* parent = Resolve(document_, path.tokens, path.tokens.size() - 1);
   if (parent == nullptr) return MissingPath(op, path);
@@ -360,9 +360,9 @@ Status JsonPatcher::Replace(const Pointer& path, json::value value) {
   json::value* current = Resolve(document_, path.tokens, path.tokens.size());
   if (current == nullptr) return MissingPath("replace", path);
   if (path.tokens.size() + DepthUpTo(value, kMaxDocumentDepth) > kMaxDocumentDepth) {
-    return InvalidArgumentError(fmt::format(
-        "jsonpatch replace operation would nest the document deeper than {} levels",
-        kMaxDocumentDepth));
+    return InvalidArgumentError(
+        fmt::format("jsonpatch replace operation would nest the document deeper than {} levels",
+                    kMaxDocumentDepth));
   }
   *current = std::move(value);
   return Status::Ok();
@@ -408,8 +408,8 @@ Status JsonPatcher::Test(const Pointer& path, const json::value& value) {
   const json::value* current = Resolve(document_, path.tokens, path.tokens.size());
   if (current == nullptr) return MissingPath("test", path);
   if (!JsonEqual(*current, value)) {
-    return InvalidArgumentError(
-        fmt::format("jsonpatch test operation does not apply: value differs at path: {}", path.text));
+    return InvalidArgumentError(fmt::format(
+        "jsonpatch test operation does not apply: value differs at path: {}", path.text));
   }
   return Status::Ok();
 }
@@ -515,7 +515,8 @@ Result<ElementKind> ClassifyElements(const json::array& original, const json::ar
       if (element.is_array()) {
         return InvalidArgumentError(fmt::format("{}: lists of lists cannot be merged", path));
       }
-      ElementKind this_kind = element.is_object() ? ElementKind::kObjects : ElementKind::kPrimitives;
+      ElementKind this_kind =
+          element.is_object() ? ElementKind::kObjects : ElementKind::kPrimitives;
       if (kind != ElementKind::kNone && kind != this_kind) {
         return InvalidArgumentError(
             fmt::format("{}: list mixes objects and primitives and cannot be merged", path));
@@ -600,7 +601,8 @@ Status ValidateDirectiveKeys(const json::object& patch, std::string_view path) {
     bool is_list_directive =
         key.starts_with(kSetElementOrderPrefix) || key.starts_with(kDeleteFromPrimitiveListPrefix);
     if (!is_list_directive) {
-      return InvalidArgumentError(fmt::format("{}: unknown patch directive \"{}\"", Where(path), key));
+      return InvalidArgumentError(
+          fmt::format("{}: unknown patch directive \"{}\"", Where(path), key));
     }
     if (key.substr(key.find('/') + 1).empty() || !member.value().is_array()) {
       return InvalidArgumentError(
@@ -616,8 +618,9 @@ Status ApplyRetainKeys(json::object& original, json::object& patch, std::string_
   const json::value* directive = patch.if_contains(kRetainKeysDirective);
   if (directive == nullptr) return Status::Ok();
   const json::array* list = directive->if_array();
-  bool all_names = list != nullptr && std::all_of(list->begin(), list->end(),
-                                                  [](const json::value& v) { return v.is_string(); });
+  bool all_names =
+      list != nullptr &&
+      std::all_of(list->begin(), list->end(), [](const json::value& v) { return v.is_string(); });
   if (!all_names) {
     return InvalidArgumentError(
         fmt::format("{}: $retainKeys must be a list of field names", Where(path)));
@@ -811,8 +814,8 @@ Status StrategicMerger::MergeObjectItems(std::vector<ListItem>& merged, json::ar
   for (json::object* item : items) {
     const json::value* key_value = item->if_contains(merge_key);
     if (key_value == nullptr) {
-      return InvalidArgumentError(fmt::format(
-          "{}: list item does not contain the merge key \"{}\"", path, merge_key));
+      return InvalidArgumentError(
+          fmt::format("{}: list item does not contain the merge key \"{}\"", path, merge_key));
     }
     std::string key = CanonicalKey(*key_value);
     patch_keys.push_back(key);
@@ -881,10 +884,14 @@ std::vector<ListMergeRule> KubernetesListRules() {
       {"CronJob", "spec.jobTemplate.spec.template."},
   };
   constexpr std::pair<std::string_view, std::string_view> kPodSpecLists[] = {
-      {"containers", "name"},       {"initContainers", "name"},
-      {"ephemeralContainers", "name"}, {"volumes", "name"},
-      {"imagePullSecrets", "name"}, {"hostAliases", "ip"},
-      {"schedulingGates", "name"},  {"resourceClaims", "name"},
+      {"containers", "name"},
+      {"initContainers", "name"},
+      {"ephemeralContainers", "name"},
+      {"volumes", "name"},
+      {"imagePullSecrets", "name"},
+      {"hostAliases", "ip"},
+      {"schedulingGates", "name"},
+      {"resourceClaims", "name"},
       {"topologySpreadConstraints", "topologyKey"},
   };
   constexpr std::pair<std::string_view, std::string_view> kContainerLists[] = {
@@ -943,8 +950,9 @@ Result<json::value> ApplyJsonPatch(const json::value& target, std::string_view p
     return InvalidArgumentError("jsonpatch: the patch must be a JSON array of operations");
   }
   if (operations->size() > kMaxJsonPatchOperations) {
-    return InvalidArgumentError(fmt::format("jsonpatch: the patch has {} operations, over the limit of {}",
-                                            operations->size(), kMaxJsonPatchOperations));
+    return InvalidArgumentError(
+        fmt::format("jsonpatch: the patch has {} operations, over the limit of {}",
+                    operations->size(), kMaxJsonPatchOperations));
   }
   JsonPatcher patcher(target);
   for (json::value& operation : *operations) {

@@ -92,13 +92,13 @@ TEST(JsonPatchRfcExamples, A8TestsValuesSuccessfully) {
 }
 
 TEST(JsonPatchRfcExamples, A9FailedTestRejectsThePatch) {
-  std::string message = JsonPatchError(R"({"baz":"qux"})", R"([{"op":"test","path":"/baz","value":"bar"}])");
+  std::string message =
+      JsonPatchError(R"({"baz":"qux"})", R"([{"op":"test","path":"/baz","value":"bar"}])");
   EXPECT_EQ(message, "jsonpatch test operation does not apply: value differs at path: /baz");
 }
 
 TEST(JsonPatchRfcExamples, A10AddsANestedMemberObject) {
-  ExpectJsonPatch(R"({"foo":"bar"})",
-                  R"([{"op":"add","path":"/child","value":{"grandchild":{}}}])",
+  ExpectJsonPatch(R"({"foo":"bar"})", R"([{"op":"add","path":"/child","value":{"grandchild":{}}}])",
                   R"({"foo":"bar","child":{"grandchild":{}}})");
 }
 
@@ -108,13 +108,14 @@ TEST(JsonPatchRfcExamples, A11IgnoresUnrecognizedMembers) {
 }
 
 TEST(JsonPatchRfcExamples, A12AddingToANonexistentTargetFails) {
-  std::string message = JsonPatchError(R"({"foo":"bar"})", R"([{"op":"add","path":"/baz/bat","value":"qux"}])");
+  std::string message =
+      JsonPatchError(R"({"foo":"bar"})", R"([{"op":"add","path":"/baz/bat","value":"qux"}])");
   EXPECT_EQ(message, "jsonpatch add operation does not apply: doc is missing path: /baz/bat");
 }
 
 TEST(JsonPatchRfcExamples, A13DuplicateMemberNamesMakeThePatchInvalid) {
-  std::string message = JsonPatchError(R"({"foo":"bar","baz":1})",
-                                 R"([{"op":"add","path":"/baz","value":"qux","op":"remove"}])");
+  std::string message = JsonPatchError(
+      R"({"foo":"bar","baz":1})", R"([{"op":"add","path":"/baz","value":"qux","op":"remove"}])");
   EXPECT_THAT(message, HasSubstr("\"op\" appears twice"));
 }
 
@@ -151,9 +152,9 @@ TEST(JsonPatch, TestComparesNumbersByValueAndObjectsWithoutOrder) {
 }
 
 TEST(JsonPatch, ReplaceOfAMissingPathNamesThePath) {
-  std::string message = JsonPatchError(R"({"spec":{}})", R"([{"op":"replace","path":"/spec/foo","value":1}])");
-  EXPECT_EQ(message,
-            "jsonpatch replace operation does not apply: doc is missing path: /spec/foo");
+  std::string message =
+      JsonPatchError(R"({"spec":{}})", R"([{"op":"replace","path":"/spec/foo","value":1}])");
+  EXPECT_EQ(message, "jsonpatch replace operation does not apply: doc is missing path: /spec/foo");
 }
 
 TEST(JsonPatch, AnyFailedOperationRejectsTheWholePatch) {
@@ -335,8 +336,8 @@ TEST(StrategicMergePatch, PatchReplaceInAListReplacesTheWholeList) {
 }
 
 TEST(StrategicMergePatch, PatchReplaceOnAMapReplacesTheMap) {
-  json::value patched = PatchDeployment(
-      R"({"spec":{"strategy":{"$patch":"replace","type":"Recreate"}}})");
+  json::value patched =
+      PatchDeployment(R"({"spec":{"strategy":{"$patch":"replace","type":"Recreate"}}})");
   EXPECT_EQ(*FindPath(patched, "spec.strategy"), Json(R"({"type":"Recreate"})"));
 }
 
@@ -364,8 +365,8 @@ TEST(StrategicMergePatch, RetainKeysRejectsAPatchedFieldNotListed) {
 }
 
 TEST(StrategicMergePatch, DeleteFromPrimitiveListRemovesAFinalizer) {
-  json::value patched = PatchDeployment(
-      R"({"metadata":{"$deleteFromPrimitiveList/finalizers":["example.com/a"]}})");
+  json::value patched =
+      PatchDeployment(R"({"metadata":{"$deleteFromPrimitiveList/finalizers":["example.com/a"]}})");
   EXPECT_EQ(*FindPath(patched, "metadata.finalizers"), Json(R"(["example.com/b"])"));
 }
 
@@ -411,8 +412,9 @@ TEST(StrategicMergePatch, MergedListsKeepThePatchOrderWithStoredOnlyItemsInterle
                                                          KubernetesPatchSchema());
   ASSERT_TRUE(patched.ok()) << patched.status().ToString();
   EXPECT_EQ(*FindPath(*patched, "metadata.finalizers"), Json(R"(["2","3","1"])"));
-  EXPECT_EQ(*FindPath(*patched, "spec.containers"),
-            Json(R"([{"name":"2","image":"b"},{"name":"3","image":"c"},{"name":"1","image":"a"}])"));
+  EXPECT_EQ(
+      *FindPath(*patched, "spec.containers"),
+      Json(R"([{"name":"2","image":"b"},{"name":"3","image":"c"},{"name":"1","image":"a"}])"));
 }
 
 TEST(StrategicMergePatch, SetElementOrderMayNameItemsTheListDoesNotHave) {
@@ -491,9 +493,7 @@ TEST(StrategicMergePatch, ConfigMapDataMergesAsAPlainMap) {
   EXPECT_EQ(*FindPath(*patched, "data"), Json(R"({"b":"2","c":"3"})"));
 }
 
-TEST(StrategicMergePatch, RejectsMalformedJson) {
-  DeploymentPatchError(R"({"spec":{)");
-}
+TEST(StrategicMergePatch, RejectsMalformedJson) { DeploymentPatchError(R"({"spec":{)"); }
 
 TEST(StrategicMergePatch, RejectsAPatchThatIsNotAnObject) {
   EXPECT_EQ(DeploymentPatchError(R"([{"op":"add"}])"),
@@ -514,7 +514,8 @@ TEST(StrategicMergePatch, RejectsUnknownDirectives) {
               HasSubstr("unknown patch directive \"$bogus\""));
   EXPECT_THAT(DeploymentPatchError(R"({"spec":{"$patch":"explode"}})"),
               HasSubstr("unknown patch directive \"$patch: explode\""));
-  DeploymentPatchError(R"({"spec":{"template":{"spec":{"containers":[{"$patch":7,"name":"a"}]}}}})");
+  DeploymentPatchError(
+      R"({"spec":{"template":{"spec":{"containers":[{"$patch":7,"name":"a"}]}}}})");
   DeploymentPatchError(R"({"metadata":{"$setElementOrder/finalizers":"x"}})");
   DeploymentPatchError(R"({"spec":{"strategy":{"$retainKeys":"type"}}})");
 }
