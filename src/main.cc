@@ -1,6 +1,6 @@
 // `kelp`: one binary, several commands. This file only parses the command line (CLI11) and
 // hands over to the component that implements each command; commands arrive as their
-// components do (server now; agent, lab, images, bgp, kubectl later).
+// components do (server and bgp now; agent, lab, images, kubectl later).
 #include <cstdio>
 #include <string>
 
@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "apiserver/server.h"
+#include "bgp/command.h"
 #include "common/log.h"
 #include "version.h"
 
@@ -60,6 +61,17 @@ int main(int argc, char** argv) {
   CLI::App* server = app.add_subcommand("server", "Run the Kubernetes API server");
   AddServerFlags(*server, server_options);
 
+  kelp::bgp::BgpCommandOptions bgp_options;
+  CLI::App* bgp = app.add_subcommand("bgp", "Run a standalone BGP speaker");
+  bgp->add_option("--config", bgp_options.config_path, "YAML configuration file");
+  bgp->add_option("--control-socket", bgp_options.control_socket,
+                  "Unix socket for `kelp bgp status`")
+      ->capture_default_str();
+  CLI::App* bgp_status = bgp->add_subcommand("status", "Print the peers and learned routes");
+  bgp_status->add_option("--control-socket", bgp_options.control_socket,
+                         "Unix socket of the running speaker")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
 
   kelp::Result<spdlog::level::level_enum> level = kelp::log::ParseLevel(log_level);
@@ -68,7 +80,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (version->parsed()) return RunVersion();
-  kelp::log::Init({.level = *level, .component = server->parsed() ? "server" : ""});
+  if (bgp_status->parsed()) return kelp::bgp::RunBgpStatus(bgp_options);
+  kelp::log::Init({.level = *level,
+                   .component = server->parsed() ? "server" : bgp->parsed() ? "bgp" : ""});
   if (server->parsed()) return ServeApi(server_options);
+  if (bgp->parsed()) {
+    if (bgp_options.config_path.empty()) {
+      std::fprintf(stderr, "kelp bgp: --config is required\n");
+      return 2;
+    }
+    return kelp::bgp::RunBgpSpeaker(bgp_options);
+  }
   return 1;
 }
