@@ -1,7 +1,10 @@
 // The apiserver's transport: Boost.Beast HTTP/1.1 over Asio SSL streams with C++20
 // coroutines. This is the only translation unit that includes Beast/Asio. Each connection is a
 // coroutine (handshake, then read → handle → write until close); every Asio call uses
-// error codes, and exceptions from handlers are turned into 500 Status responses.
+// error codes, and exceptions from handlers are turned into 500 Status responses. A streamed
+// response (watch) is written chunk by chunk: its ResponseStream runs on a helper thread that
+// hands chunks over through a bounded queue and wakes the connection by posting to the io
+// thread, so a blocking producer never stalls other connections.
 #include "apiserver/https_server.h"
 
 #include <openssl/ssl.h>
@@ -12,6 +15,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <exception>
 #include <mutex>
 #include <optional>
@@ -85,6 +90,92 @@ std::optional<HttpResponse> ResponseToReadError(const boost::system::error_code&
   return std::nullopt;
 }
 
+// Chunks on their way from a ResponseStream's helper thread to the connection. Bounded, so a
+// slow client slows the producer down instead of growing memory.
+class ChunkQueue {
+ public:
+  static constexpr size_t kMaxQueuedChunks = 256;
+
+  // Helper thread: blocks while full. `chunk` nullopt marks the end. False once closed.
+  bool Push(std::optional<std::string> chunk) {
+    std::unique_lock lock(mutex_);
+    not_full_.wait(lock, [this] { return closed_ || chunks_.size() < kMaxQueuedChunks; });
+    if (closed_) return false;
+    if (chunk) {
+      chunks_.push_back(std::move(*chunk));
+    } else {
+      ended_ = true;
+    }
+    return true;
+  }
+
+  // io thread: everything queued so far, and whether the stream has ended after it.
+  std::pair<std::deque<std::string>, bool> TakeAll() {
+    std::lock_guard lock(mutex_);
+    std::deque<std::string> taken;
+    taken.swap(chunks_);
+    not_full_.notify_all();
+    return {std::move(taken), ended_};
+  }
+
+  void Close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    not_full_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;  // guards chunks_, ended_ and closed_
+  std::condition_variable not_full_;
+  std::deque<std::string> chunks_;
+  bool ended_ = false;
+  bool closed_ = false;
+};
+
+// The connection side of one streamed response: the timer the coroutine sleeps on between
+// chunks (cancelled to wake it) and the producer to cancel on shutdown. Lives on the io thread.
+struct StreamPump {
+  StreamPump(asio::io_context& io, std::shared_ptr<ResponseStream> response_stream)
+      : wake(io, asio::steady_timer::time_point::max()), stream(std::move(response_stream)) {}
+
+  asio::steady_timer wake;
+  std::shared_ptr<ResponseStream> stream;
+  std::shared_ptr<ChunkQueue> queue = std::make_shared<ChunkQueue>();
+};
+
+// Runs a ResponseStream's Next() on its own thread for as long as the object lives; the
+// destructor cancels the stream and joins, so no thread outlives its connection.
+class StreamProducer {
+ public:
+  StreamProducer(asio::io_context& io, const std::shared_ptr<StreamPump>& pump)
+      : stream_(pump->stream), queue_(pump->queue) {
+    std::weak_ptr<StreamPump> weak_pump = pump;
+    thread_ = std::thread([&io, stream = stream_, queue = queue_, weak_pump] {
+      for (;;) {
+        std::optional<std::string> chunk = stream->Next();
+        const bool ended = !chunk;
+        if (!queue->Push(std::move(chunk))) return;
+        asio::post(io, [weak_pump] {
+          if (std::shared_ptr<StreamPump> pump = weak_pump.lock()) pump->wake.cancel();
+        });
+        if (ended) return;
+      }
+    });
+  }
+  StreamProducer(const StreamProducer&) = delete;
+  StreamProducer& operator=(const StreamProducer&) = delete;
+  ~StreamProducer() {
+    stream_->Cancel();
+    queue_->Close();
+    thread_.join();
+  }
+
+ private:
+  std::shared_ptr<ResponseStream> stream_;
+  std::shared_ptr<ChunkQueue> queue_;
+  std::thread thread_;
+};
+
 }  // namespace
 
 struct HttpsServer::Impl {
@@ -157,6 +248,10 @@ struct HttpsServer::Impl {
     for (beast::tcp_stream* stream : std::set<beast::tcp_stream*>(open_streams)) {
       stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
       stream->socket().close(ignored);
+    }
+    for (StreamPump* pump : active_pumps) {
+      pump->stream->Cancel();
+      pump->wake.cancel();
     }
   }
 
@@ -233,12 +328,78 @@ struct HttpsServer::Impl {
         keep_alive = parser.get().keep_alive();
         response = HandleSafely(ToHttpRequest(parser.release()));
       }
+      if (response.stream) {
+        // A streamed body ends the connection: kubectl opens a new one per watch anyway.
+        co_await WriteStreamedResponse(stream, response);
+        co_return;
+      }
       auto message = ToBeastResponse(response, keep_alive && !stopping);
       transport.expires_after(kIdleTimeout);
       co_await http::async_write(stream, message, asio::redirect_error(asio::use_awaitable, error));
       if (error) co_return;
     }
     if (stopping) co_return;
+    transport.expires_after(kTlsShutdownTimeout);
+    co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, error));
+  }
+
+  // Keeps `active_pumps` listing the streamed responses in flight, so shutdown can end them.
+  class ActivePumpRegistration {
+   public:
+    ActivePumpRegistration(std::set<StreamPump*>& pumps, StreamPump* pump)
+        : pumps_(pumps), pump_(pump) {
+      pumps_.insert(pump_);
+    }
+    ActivePumpRegistration(const ActivePumpRegistration&) = delete;
+    ActivePumpRegistration& operator=(const ActivePumpRegistration&) = delete;
+    ~ActivePumpRegistration() { pumps_.erase(pump_); }
+
+   private:
+    std::set<StreamPump*>& pumps_;
+    StreamPump* pump_;
+  };
+
+  // Header with chunked encoding, then each chunk as the producer hands it over, flushed at
+  // once; ends when the stream ends, a write fails (client gone) or the server stops.
+  asio::awaitable<void> WriteStreamedResponse(Stream& stream, const HttpResponse& response) {
+    beast::tcp_stream& transport = beast::get_lowest_layer(stream);
+    boost::system::error_code error;
+    http::response<http::empty_body> header{static_cast<http::status>(response.status), 11};
+    if (!response.content_type.empty()) header.set(http::field::content_type, response.content_type);
+    for (const auto& [name, value] : response.extra_headers) header.set(name, value);
+    header.keep_alive(false);
+    header.chunked(true);
+    http::response_serializer<http::empty_body> serializer{header};
+    transport.expires_after(kIdleTimeout);
+    co_await http::async_write_header(stream, serializer,
+                                      asio::redirect_error(asio::use_awaitable, error));
+    if (error) co_return;
+
+    auto pump = std::make_shared<StreamPump>(io, response.stream);
+    ActivePumpRegistration registration(active_pumps, pump.get());
+    if (stopping) co_return;
+    std::deque<std::string> pending;
+    if (!response.body.empty()) pending.push_back(response.body);
+    StreamProducer producer(io, pump);
+    for (;;) {
+      auto [chunks, ended] = pump->queue->TakeAll();
+      for (std::string& chunk : chunks) pending.push_back(std::move(chunk));
+      for (const std::string& chunk : pending) {
+        transport.expires_after(kIdleTimeout);
+        co_await asio::async_write(stream, http::make_chunk(asio::buffer(chunk)),
+                                   asio::redirect_error(asio::use_awaitable, error));
+        if (error) co_return;
+      }
+      pending.clear();
+      if (ended) break;
+      if (stopping) co_return;
+      co_await pump->wake.async_wait(asio::redirect_error(asio::use_awaitable, error));
+      if (stopping) co_return;
+    }
+    transport.expires_after(kIdleTimeout);
+    co_await asio::async_write(stream, http::make_chunk_last(),
+                               asio::redirect_error(asio::use_awaitable, error));
+    if (error) co_return;
     transport.expires_after(kTlsShutdownTimeout);
     co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, error));
   }
@@ -256,6 +417,7 @@ struct HttpsServer::Impl {
   RequestHandler handler;
   ssl::context tls{ssl::context::tls_server};
   std::set<beast::tcp_stream*> open_streams;  // only touched on the io thread
+  std::set<StreamPump*> active_pumps;         // only touched on the io thread
   bool stopping = false;                       // only touched on the io thread
 
   asio::io_context io{1};

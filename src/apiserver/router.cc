@@ -50,12 +50,18 @@ void Router::Add(std::string method, std::string path, RequestHandler handler) {
   routes_[{std::move(method), std::move(path)}] = std::move(handler);
 }
 
+void Router::AddPrefix(std::string prefix, RequestHandler handler) {
+  prefix_routes_[std::move(prefix)] = std::move(handler);
+}
+
 HttpResponse Router::Handle(const HttpRequest& request) const {
   auto it = routes_.find({request.method, request.path});
-  if (it == routes_.end()) {
-    return StatusFailureResponse(404, "NotFound", "the server could not find the requested resource");
+  if (it != routes_.end()) return it->second(request);
+  // Map order puts a longer prefix after the shorter ones it extends: scan from the back.
+  for (auto prefix = prefix_routes_.rbegin(); prefix != prefix_routes_.rend(); ++prefix) {
+    if (request.path.starts_with(prefix->first)) return prefix->second(request);
   }
-  return it->second(request);
+  return StatusFailureResponse(404, "NotFound", "the server could not find the requested resource");
 }
 
 HttpRequest MakeRequest(std::string method, std::string target,

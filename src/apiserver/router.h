@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,11 +26,25 @@ struct HttpRequest {
   std::optional<std::string_view> Header(std::string_view name) const;
 };
 
+// A response body produced over time (watch events): the transport sends `body` first, then
+// calls Next() on a helper thread of its own and writes each chunk as soon as it is returned,
+// as HTTP/1.1 chunked encoding. Next() may block; Cancel() (from any thread: client gone,
+// server stopping) must make a blocked Next() return promptly.
+class ResponseStream {
+ public:
+  virtual ~ResponseStream() = default;
+  // The next chunk, or nullopt when the stream has ended.
+  virtual std::optional<std::string> Next() = 0;
+  virtual void Cancel() = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   std::string content_type;
   std::string body;
   std::vector<std::pair<std::string, std::string>> extra_headers;
+  // Set for streamed responses; `body` is then the first chunk (possibly empty).
+  std::shared_ptr<ResponseStream> stream;
 };
 
 HttpResponse TextResponse(int status, std::string body);
@@ -39,14 +54,18 @@ HttpResponse StatusFailureResponse(int status, std::string_view reason, std::str
 
 using RequestHandler = std::function<HttpResponse(const HttpRequest&)>;
 
-// Exact method+path routes; unmatched requests get a NotFound Status.
+// Exact method+path routes first, then the longest matching path prefix (any method);
+// unmatched requests get a NotFound Status.
 class Router {
  public:
   void Add(std::string method, std::string path, RequestHandler handler);
+  // Routes every request whose path starts with `prefix` that no exact route takes.
+  void AddPrefix(std::string prefix, RequestHandler handler);
   HttpResponse Handle(const HttpRequest& request) const;
 
  private:
   std::map<std::pair<std::string, std::string>, RequestHandler> routes_;
+  std::map<std::string, RequestHandler> prefix_routes_;
 };
 
 // Splits a request target into path and query and lower-cases header names.

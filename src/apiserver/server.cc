@@ -1,31 +1,65 @@
-// Wires the apiserver together: PKI, token and kubeconfig on disk, then the request pipeline
-// (bearer authentication → Router) on an HttpsServer.
+// Wires the apiserver together: PKI, token, store and kubeconfig on disk, then the request
+// pipeline (bearer authentication → Router: core routes, discovery, REST) on an HttpsServer.
 #include "apiserver/server.h"
 
 #include <csignal>
 
 #include <spdlog/spdlog.h>
 
+#include "api/printers.h"
 #include "apiserver/core_routes.h"
-#include "common/file.h"
+#include "apiserver/discovery.h"
 #include "apiserver/https_server.h"
 #include "apiserver/kubeconfig.h"
 #include "apiserver/pki.h"
+#include "apiserver/rest.h"
 #include "apiserver/router.h"
 #include "apiserver/token.h"
+#include "common/file.h"
+#include "storage/sqlite/sqlite_store.h"
 
 namespace kelp::apiserver {
 
-RequestHandler BuildRequestPipeline(const std::string& token) {
+namespace {
+
+Router StoragelessRoutes() {
   Router router;
   AddCoreRoutes(router);
+  AddDiscoveryRoutes(router);
+  return router;
+}
+
+// src/api's pieces as ResourceHooks. Validation and defaulting join once they land there.
+ResourceHooks ApiHooks(const ResourceInfo& resource, const Clock& clock) {
+  ResourceHooks hooks;
+  hooks.print_table = [&resource, &clock](const std::vector<const boost::json::object*>& objects,
+                                          const TableRequest& request)
+      -> Result<boost::json::object> {
+    KELP_ASSIGN_OR_RETURN(api::TableObjectKind include,
+                          api::ParseIncludeObject(request.include_object));
+    return api::BuildTable(resource.plural, resource.group, objects,
+                           {.include_object = include,
+                            .resource_version = request.resource_version,
+                            .continue_token = request.continue_token},
+                           clock);
+  };
+  return hooks;
+}
+
+}  // namespace
+
+RequestHandler BuildRequestPipeline(const std::string& token, Router routes) {
   return [authenticator = BearerTokenAuthenticator(token),
-          router = std::move(router)](const HttpRequest& request) {
+          router = std::move(routes)](const HttpRequest& request) {
     if (!authenticator.Authenticate(request.Header("Authorization"))) {
       return StatusFailureResponse(401, "Unauthorized", "Unauthorized");
     }
     return router.Handle(request);
   };
+}
+
+RequestHandler BuildRequestPipeline(const std::string& token) {
+  return BuildRequestPipeline(token, StoragelessRoutes());
 }
 
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
@@ -39,38 +73,54 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
                                                           options.tls_sans)));
   KELP_ASSIGN_OR_RETURN(std::string token, LoadOrCreateToken(data_dir, options.token));
 
+  std::unique_ptr<Server> server(new Server());
+  KELP_RETURN_IF_ERROR(CreateDirectories(data_dir / "db", 0700));
+  KELP_ASSIGN_OR_RETURN(server->store_,
+                        storage::sqlite::SqliteStore::Open((data_dir / "db" / "state.db").string()));
+  const Clock& clock = server->clock_;
+  server->rest_ = std::make_unique<RestApi>(
+      *server->store_, clock,
+      RestOptions{.hooks = [&clock](const ResourceInfo& resource) {
+        return ApiHooks(resource, clock);
+      }});
+  KELP_RETURN_IF_ERROR(server->rest_->EnsureDefaultNamespaces());
+  Router routes = StoragelessRoutes();
+  server->rest_->AddRoutes(routes);
+
   HttpsServerOptions https_options{.bind_address = options.bind_address,
                                    .port = options.https_port,
                                    .cert_path = pki.serving_cert_path,
                                    .key_path = pki.serving_key_path,
                                    .stop_signals = std::move(stop_signals)};
-  KELP_ASSIGN_OR_RETURN(
-      std::unique_ptr<HttpsServer> https,
-      HttpsServer::Start(https_options, BuildRequestPipeline(token)));
+  KELP_ASSIGN_OR_RETURN(server->https_,
+                        HttpsServer::Start(https_options,
+                                           BuildRequestPipeline(token, std::move(routes))));
 
   std::filesystem::path kubeconfig_path = options.write_kubeconfig.empty()
                                               ? data_dir / "kubeconfig.yaml"
                                               : std::filesystem::path(options.write_kubeconfig);
   KubeconfigParams kubeconfig{
       .server_host = options.advertise_address.empty() ? "127.0.0.1" : options.advertise_address,
-      .server_port = https->port(),
+      .server_port = server->https_->port(),
       .ca_cert_pem = pki.ca_cert_pem,
       .token = token};
   KELP_RETURN_IF_ERROR(WriteKubeconfig(kubeconfig_path, kubeconfig)
                            .WithContext("write kubeconfig " + kubeconfig_path.string()));
-  return std::unique_ptr<Server>(new Server(std::move(https), std::move(kubeconfig_path)));
+  server->kubeconfig_path_ = std::move(kubeconfig_path);
+  return server;
 }
-
-Server::Server(std::unique_ptr<HttpsServer> https, std::filesystem::path kubeconfig_path)
-    : https_(std::move(https)), kubeconfig_path_(std::move(kubeconfig_path)) {}
 
 Server::~Server() { Stop(); }
 
 uint16_t Server::port() const { return https_->port(); }
 
-void Server::Stop() { https_->Stop(); }
+void Server::Stop() {
+  if (https_) https_->Stop();
+}
 
-void Server::Wait() { https_->Wait(); }
+void Server::Wait() {
+  if (https_) https_->Wait();
+}
 
 Status RunServer(const ServerOptions& options) {
   KELP_ASSIGN_OR_RETURN(std::unique_ptr<Server> server,

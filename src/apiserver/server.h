@@ -1,6 +1,7 @@
 // `kelp server`'s entry points: ServerOptions (the command-line surface), Server (start on a
 // port, possibly 0, stop; used in-process by tests) and RunServer (serve until SIGTERM or
-// SIGINT). Start-up prepares <data-dir>: TLS material, the cluster token and the kubeconfig.
+// SIGINT). Start-up prepares <data-dir>: TLS material, the cluster token, the store
+// (<data-dir>/db/state.db, with the default namespaces) and the kubeconfig.
 #pragma once
 
 #include <cstdint>
@@ -10,11 +11,14 @@
 #include <vector>
 
 #include "apiserver/router.h"
+#include "common/clock.h"
 #include "common/status.h"
+#include "storage/store.h"
 
 namespace kelp::apiserver {
 
 class HttpsServer;
+class RestApi;
 
 struct ServerOptions {
   std::string data_dir = "/var/lib/kelp/server";
@@ -43,14 +47,21 @@ class Server {
   void Wait();
 
  private:
-  Server(std::unique_ptr<HttpsServer> https, std::filesystem::path kubeconfig_path);
+  Server() = default;
 
+  // Declared in dependency order: the HTTPS server stops (and is destroyed) before the
+  // handlers and the store it calls into.
+  RealClock clock_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<RestApi> rest_;
   std::unique_ptr<HttpsServer> https_;
   std::filesystem::path kubeconfig_path_;
 };
 
 // The request pipeline the server runs for every parsed request: bearer authentication
-// against `token` (else a 401 Status), then the routes.
+// against `token` (else a 401 Status), then `routes`.
+RequestHandler BuildRequestPipeline(const std::string& token, Router routes);
+// The same with the routes that need no storage (version, health, discovery).
 RequestHandler BuildRequestPipeline(const std::string& token);
 
 // Serves until SIGTERM or SIGINT, then stops accepting, closes connections and returns OK.

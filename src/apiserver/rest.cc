@@ -1,0 +1,888 @@
+// Request flow: parse the path into (resource, namespace, name, subresource) against the
+// resource table, check the verb, then one handler per verb. Objects are JSON in the store;
+// server-owned metadata (uid, creationTimestamp, generation, deletionTimestamp) is set here
+// and never taken from clients. Store errors map to Status responses in api_errors.cc.
+#include "apiserver/rest.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <charconv>
+#include <map>
+#include <optional>
+
+#include "api/protobuf_decode.h"
+#include "apiserver/merge_patch.h"
+#include "apiserver/objects.h"
+#include "apiserver/selection.h"
+#include "apiserver/watch.h"
+#include "common/json.h"
+
+namespace kelp::apiserver {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view kProtobufMediaType = "application/vnd.kubernetes.protobuf";
+constexpr std::string_view kMergePatchMediaType = "application/merge-patch+json";
+constexpr std::string_view kUnknownBodyFormat =
+    "the body of the request was in an unknown format - accepted media types include: "
+    "application/json, application/yaml, application/vnd.kubernetes.protobuf";
+constexpr std::string_view kExpiredContinue =
+    "The provided continue parameter is too old to display a consistent list result. You can "
+    "start a new list without the continue parameter.";
+constexpr int64_t kDefaultPodGraceSeconds = 30;
+const char* const kDefaultNamespaces[] = {"default", "kube-system", "kube-public",
+                                          "kube-node-lease"};
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string UrlDecode(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      out.push_back(' ');
+    } else if (text[i] == '%' && i + 2 < text.size() + 0 && HexValue(text[i + 1]) >= 0 &&
+               HexValue(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> ParseQuery(std::string_view query) {
+  std::map<std::string, std::string> params;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    size_t eq = pair.find('=');
+    params[UrlDecode(pair.substr(0, eq))] =
+        eq == std::string_view::npos ? "" : UrlDecode(pair.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return params;
+}
+
+std::vector<std::string> SplitPath(std::string_view path) {
+  std::vector<std::string> segments;
+  while (!path.empty()) {
+    size_t slash = path.find('/');
+    std::string_view segment = path.substr(0, slash);
+    if (!segment.empty()) segments.emplace_back(segment);
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return segments;
+}
+
+// Kubernetes' path-segment rule: names end up in store keys and URLs.
+bool IsValidPathSegment(std::string_view name) {
+  return name != "." && name != ".." && name.find('/') == std::string_view::npos &&
+         name.find('%') == std::string_view::npos;
+}
+
+std::optional<int64_t> ParseInt(std::string_view text) {
+  int64_t value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::string MediaType(const HttpRequest& request) {
+  std::string media(request.Header("Content-Type").value_or(""));
+  media = media.substr(0, media.find(';'));
+  while (!media.empty() && media.back() == ' ') media.pop_back();
+  std::transform(media.begin(), media.end(), media.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return media;
+}
+
+Result<json::object> DecodeBody(const HttpRequest& request) {
+  std::string media = MediaType(request);
+  if (media == kProtobufMediaType) return api::DecodeKubernetesProtobuf(request.body);
+  if (media.empty() || media == "application/json") return ParseJsonObject(request.body);
+  return UnimplementedError(std::string(kUnknownBodyFormat));
+}
+
+bool WantsTable(const HttpRequest& request) {
+  std::optional<std::string_view> accept = request.Header("Accept");
+  return accept && accept->find("as=Table") != std::string_view::npos;
+}
+
+bool HasStatusSubresource(const ResourceInfo& resource) {
+  return resource.FindSubresource("status") != nullptr;
+}
+
+bool IsResource(const ResourceInfo& resource, std::string_view group, std::string_view plural) {
+  return resource.group == group && resource.plural == plural;
+}
+
+std::string Serialize(const json::object& object) { return json::serialize(object); }
+
+const json::value* FindMember(const json::object& object, std::string_view key) {
+  const json::value* value = object.if_contains(key);
+  return value && !value->is_null() ? value : nullptr;
+}
+
+bool BeingDeleted(const json::object& object) {
+  return !MetadataString(object, "deletionTimestamp").empty();
+}
+
+bool HasFinalizers(const json::object& object) {
+  const json::value* metadata = object.if_contains("metadata");
+  if (!metadata || !metadata->is_object()) return false;
+  const json::value* finalizers = metadata->as_object().if_contains("finalizers");
+  return finalizers && finalizers->is_array() && !finalizers->as_array().empty();
+}
+
+// What the server owns on a new object: identity, timestamps, generation, initial status.
+void PrepareForCreate(const ResourceInfo& resource, json::object& object, const Clock& clock) {
+  object["apiVersion"] = resource.ApiVersion();
+  object["kind"] = resource.kind;
+  json::object& metadata = Metadata(object);
+  for (const char* field : {"resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds",
+                            "managedFields", "selfLink"}) {
+    metadata.erase(field);
+  }
+  metadata["uid"] = NewUid();
+  metadata["creationTimestamp"] = Rfc3339(clock.WallNow());
+  if (object.contains("spec")) metadata["generation"] = 1;
+  if (IsResource(resource, "", "namespaces")) {
+    json::value& spec = object["spec"];
+    if (!spec.is_object()) spec = json::object();
+    if (!spec.as_object().contains("finalizers")) {
+      spec.as_object()["finalizers"] = json::array{"kubernetes"};
+    }
+    object["status"] = json::object{{"phase", "Active"}};
+  } else if (IsResource(resource, "", "pods")) {
+    object["status"] = json::object{{"phase", "Pending"}};
+  } else if (HasStatusSubresource(resource) && !IsResource(resource, "", "nodes")) {
+    // Status belongs to controllers; a client cannot create it (nodes register their own).
+    object["status"] = json::object();
+  }
+}
+
+// `updated` as it may be stored over `old`: server-owned metadata kept, and the part a
+// subresource does not own taken from `old`.
+json::object PrepareForUpdate(const ResourceInfo& resource, const json::object& old,
+                              json::object updated, std::string_view subresource) {
+  if (subresource == "status") {
+    json::object result = old;
+    const json::value* status = FindMember(updated, "status");
+    if (status) {
+      result["status"] = *status;
+    } else {
+      result.erase("status");
+    }
+    return result;
+  }
+  updated["apiVersion"] = resource.ApiVersion();
+  updated["kind"] = resource.kind;
+  json::object& metadata = Metadata(updated);
+  const json::value* old_metadata = FindMember(old, "metadata");
+  for (const char* field : {"name", "namespace", "uid", "creationTimestamp", "deletionTimestamp",
+                            "deletionGracePeriodSeconds", "generation"}) {
+    const json::value* value =
+        old_metadata && old_metadata->is_object() ? old_metadata->as_object().if_contains(field)
+                                                  : nullptr;
+    if (value) {
+      metadata[field] = *value;
+    } else {
+      metadata.erase(field);
+    }
+  }
+  if (HasStatusSubresource(resource)) {
+    const json::value* status = FindMember(old, "status");
+    if (status) {
+      updated["status"] = *status;
+    } else {
+      updated.erase("status");
+    }
+  }
+  const json::value* old_spec = FindMember(old, "spec");
+  const json::value* new_spec = FindMember(updated, "spec");
+  bool spec_changed = (old_spec == nullptr) != (new_spec == nullptr) ||
+                      (old_spec && new_spec && *old_spec != *new_spec);
+  if (spec_changed && metadata.contains("generation")) {
+    Result<int64_t> generation = GetInt64(metadata, "generation");
+    metadata["generation"] = (generation.ok() ? *generation : 0) + 1;
+  }
+  return updated;
+}
+
+// Scale's status.selector: matchLabels as "k=v,..." in key order.
+std::string ScaleSelector(const json::object& object) {
+  Result<const json::object*> labels = FindObject(object, "spec.selector.matchLabels");
+  if (!labels.ok() || *labels == nullptr) return "";
+  std::vector<std::string> terms;
+  for (const auto& [key, value] : **labels) {
+    if (value.is_string()) terms.push_back(std::string(key) + "=" + std::string(value.as_string()));
+  }
+  std::sort(terms.begin(), terms.end());
+  std::string selector;
+  for (const std::string& term : terms) selector += (selector.empty() ? "" : ",") + term;
+  return selector;
+}
+
+json::object ScaleOf(const json::object& object) {
+  json::object metadata;
+  for (const char* field : {"name", "namespace", "uid", "resourceVersion", "creationTimestamp"}) {
+    std::string value = MetadataString(object, field);
+    if (!value.empty()) metadata[field] = value;
+  }
+  Result<std::optional<int64_t>> replicas = FindInt64(object, "spec.replicas");
+  Result<std::optional<int64_t>> current = FindInt64(object, "status.replicas");
+  json::object status{{"replicas", current.ok() ? current->value_or(0) : 0}};
+  std::string selector = ScaleSelector(object);
+  if (!selector.empty()) status["selector"] = selector;
+  return {{"kind", "Scale"},
+          {"apiVersion", "autoscaling/v1"},
+          {"metadata", std::move(metadata)},
+          {"spec", json::object{{"replicas", replicas.ok() ? replicas->value_or(1) : 1}}},
+          {"status", std::move(status)}};
+}
+
+HttpResponse ServiceUnavailableResponse(std::string_view message) {
+  json::object body{{"kind", "Status"},     {"apiVersion", "v1"}, {"metadata", json::object()},
+                    {"status", "Failure"}, {"message", message}, {"reason", "ServiceUnavailable"},
+                    {"code", 503}};
+  return JsonResponse(503, Serialize(body));
+}
+
+// The verb Kubernetes' RBAC and discovery name for this request shape.
+std::string_view VerbOf(std::string_view method, bool has_name, bool watch) {
+  if (method == "GET") return has_name ? "get" : (watch ? "watch" : "list");
+  if (method == "POST") return "create";
+  if (method == "PUT") return "update";
+  if (method == "PATCH") return "patch";
+  if (method == "DELETE") return has_name ? "delete" : "deletecollection";
+  return "";
+}
+
+bool Allows(const std::vector<std::string>& verbs, std::string_view verb) {
+  return std::find(verbs.begin(), verbs.end(), verb) != verbs.end();
+}
+
+}  // namespace
+
+Result<json::object> ApplyMergePatchOnly(std::string_view content_type,
+                                         const json::object& original, std::string_view patch) {
+  if (content_type != kMergePatchMediaType) {
+    return UnimplementedError("the server does not support patch type " +
+                              std::string(content_type) + " yet");
+  }
+  KELP_ASSIGN_OR_RETURN(json::value parsed, ParseJson(patch));
+  json::value result = ApplyMergePatch(original, parsed);
+  if (!result.is_object()) return InvalidArgumentError("the patch must be a JSON object");
+  return std::move(result.as_object());
+}
+
+struct RestApi::Call {
+  const HttpRequest& request;
+  const ResourceInfo& resource;
+  std::string namespace_name;
+  std::string name;
+  std::string subresource;
+  std::map<std::string, std::string> query;
+
+  std::string Key() const { return StorageKey(resource, namespace_name, name); }
+  std::string Param(const std::string& key) const {
+    auto it = query.find(key);
+    return it == query.end() ? "" : it->second;
+  }
+  bool DryRun() const { return query.contains("dryRun"); }
+};
+
+RestApi::RestApi(storage::Store& store, const Clock& clock, RestOptions options)
+    : store_(store), clock_(clock), options_(std::move(options)) {}
+
+void RestApi::AddRoutes(Router& router) const {
+  RequestHandler handler = [this](const HttpRequest& request) { return Handle(request); };
+  router.AddPrefix("/api/", handler);
+  router.AddPrefix("/apis/", handler);
+}
+
+ResourceHooks RestApi::HooksFor(const ResourceInfo& resource) const {
+  return options_.hooks ? options_.hooks(resource) : ResourceHooks{};
+}
+
+HttpResponse RestApi::Handle(const HttpRequest& request) const {
+  const HttpResponse not_found =
+      StatusFailureResponse(404, "NotFound", "the server could not find the requested resource");
+  std::vector<std::string> segments = SplitPath(request.path);
+  std::string group;
+  size_t next = 0;
+  if (segments.size() >= 2 && segments[0] == "api") {
+    next = 1;
+  } else if (segments.size() >= 3 && segments[0] == "apis") {
+    group = segments[1];
+    next = 2;
+  } else {
+    return not_found;
+  }
+  const std::string& version = segments[next++];
+  std::string namespace_name;
+  if (segments.size() >= next + 3 && segments[next] == "namespaces") {
+    const ResourceInfo* inner = FindResource(group, version, segments[next + 2]);
+    if (inner && inner->namespaced) {
+      namespace_name = segments[next + 1];
+      next += 2;
+    }
+  }
+  if (next >= segments.size() || segments.size() - next > 3) return not_found;
+  const ResourceInfo* resource = FindResource(group, version, segments[next]);
+  if (!resource) return not_found;
+  Call call{.request = request, .resource = *resource, .namespace_name = namespace_name,
+            .query = ParseQuery(request.query)};
+  if (segments.size() > next + 1) call.name = segments[next + 1];
+  if (segments.size() > next + 2) call.subresource = segments[next + 2];
+  if (!IsValidPathSegment(call.name) || !IsValidPathSegment(call.namespace_name)) {
+    return BadRequestResponse("invalid name in the request path");
+  }
+  if (!call.subresource.empty() && !resource->FindSubresource(call.subresource)) return not_found;
+  return Dispatch(call);
+}
+
+HttpResponse RestApi::Dispatch(const Call& call) const {
+  const std::string& method = call.request.method;
+  const bool watch = call.Param("watch") == "true" || call.Param("watch") == "1";
+  if (!call.subresource.empty()) {
+    const SubresourceInfo& sub = *call.resource.FindSubresource(call.subresource);
+    if (!Allows(sub.verbs, VerbOf(method, true, false))) return MethodNotAllowedResponse(method);
+    if (sub.name == "log" || sub.name == "exec") {
+      return ServiceUnavailableResponse("the node agent is not available yet");
+    }
+    if (sub.name == "binding") return Bind(call);
+    if (sub.name == "scale") return method == "GET" ? GetScale(call) : WriteScale(call);
+    if (sub.name == "status") {
+      if (method == "GET") return Get(call);
+      return method == "PUT" ? Update(call) : Patch(call);
+    }
+    return MethodNotAllowedResponse(method);
+  }
+  if (!Allows(call.resource.verbs, VerbOf(method, !call.name.empty(), watch))) {
+    return MethodNotAllowedResponse(method);
+  }
+  if (call.resource.namespaced && call.namespace_name.empty() &&
+      (method != "GET" || !call.name.empty())) {
+    return StatusFailureResponse(404, "NotFound", "the server could not find the requested resource");
+  }
+  if (call.name.empty()) {
+    if (method == "GET") return watch ? Watch(call) : List(call);
+    if (method == "POST") return Create(call);
+    return DeleteCollection(call);
+  }
+  if (method == "GET") return Get(call);
+  if (method == "PUT") return Update(call);
+  if (method == "PATCH") return Patch(call);
+  return Delete(call);
+}
+
+HttpResponse RestApi::Respond(const Call& call, int status, json::object object) const {
+  ResourceHooks hooks = HooksFor(call.resource);
+  if (call.request.method == "GET" && WantsTable(call.request) && hooks.print_table) {
+    Result<json::object> table = hooks.print_table(
+        {&object}, TableRequest{.include_object = call.Param("includeObject")});
+    if (!table.ok()) return StoreErrorResponse(table.status(), call.resource, call.name);
+    return JsonResponse(status, Serialize(*table));
+  }
+  return JsonResponse(status, Serialize(object));
+}
+
+HttpResponse RestApi::Get(const Call& call) const {
+  Result<storage::KeyValue> kv = store_.Get(call.Key());
+  if (!kv.ok()) return StoreErrorResponse(kv.status(), call.resource, call.name);
+  Result<json::object> object = DecodeStoredObject(*kv, call.resource);
+  if (!object.ok()) return StoreErrorResponse(InternalError(object.status().message()), call.resource, call.name);
+  return Respond(call, 200, std::move(*object));
+}
+
+HttpResponse RestApi::List(const Call& call) const {
+  Result<ObjectFilter> filter = ObjectFilter::Parse(call.Param("labelSelector"),
+                                                    call.Param("fieldSelector"));
+  if (!filter.ok()) return BadRequestResponse(filter.status().message());
+  std::optional<int64_t> limit = ParseInt(call.Param("limit").empty() ? "0" : call.Param("limit"));
+  if (!limit || *limit < 0) return BadRequestResponse("limit must be a non-negative integer");
+  const std::string prefix = StoragePrefix(call.resource, call.namespace_name);
+  storage::ListOptions options;
+  if (!call.Param("continue").empty()) {
+    Result<ContinueToken> token = DecodeContinueToken(call.Param("continue"));
+    if (!token.ok() || !token->last_key.starts_with(prefix)) {
+      return BadRequestResponse("continue key is not valid");
+    }
+    options.revision = token->revision;
+    options.continue_after_key = token->last_key;
+  }
+  json::array items;
+  std::vector<json::object> objects;
+  bool more = false;
+  std::string last_key;
+  for (;;) {
+    options.limit = *limit;
+    Result<storage::ListResult> page = store_.List(prefix, options);
+    if (!page.ok()) {
+      if (page.status().code() == StatusCode::kExpired) {
+        return StoreErrorResponse(ExpiredError(std::string(kExpiredContinue)), call.resource, "");
+      }
+      return StoreErrorResponse(page.status(), call.resource, "");
+    }
+    options.revision = page->revision;
+    for (size_t i = 0; i < page->items.size(); ++i) {
+      const storage::KeyValue& kv = page->items[i];
+      options.continue_after_key = kv.key;
+      Result<json::object> object = DecodeStoredObject(kv, call.resource);
+      if (!object.ok() || !filter->Matches(*object)) continue;
+      objects.push_back(std::move(*object));
+      if (*limit > 0 && static_cast<int64_t>(objects.size()) == *limit) {
+        more = i + 1 < page->items.size() || page->more;
+        break;
+      }
+    }
+    if (more || !page->more || (*limit > 0 && static_cast<int64_t>(objects.size()) == *limit)) {
+      break;
+    }
+  }
+  json::object metadata{{"resourceVersion", std::to_string(options.revision)}};
+  std::string continue_token;
+  if (more) {
+    continue_token = EncodeContinueToken({.revision = options.revision,
+                                          .last_key = options.continue_after_key});
+    metadata["continue"] = continue_token;
+  }
+  ResourceHooks hooks = HooksFor(call.resource);
+  if (WantsTable(call.request) && hooks.print_table) {
+    std::vector<const json::object*> pointers;
+    for (const json::object& object : objects) pointers.push_back(&object);
+    Result<json::object> table = hooks.print_table(
+        pointers, TableRequest{.include_object = call.Param("includeObject"),
+                               .resource_version = std::to_string(options.revision),
+                               .continue_token = continue_token});
+    if (!table.ok()) return StoreErrorResponse(table.status(), call.resource, "");
+    return JsonResponse(200, Serialize(*table));
+  }
+  for (json::object& object : objects) items.push_back(std::move(object));
+  json::object list{{"kind", call.resource.kind + "List"},
+                    {"apiVersion", call.resource.ApiVersion()},
+                    {"metadata", std::move(metadata)},
+                    {"items", std::move(items)}};
+  return JsonResponse(200, Serialize(list));
+}
+
+HttpResponse RestApi::Watch(const Call& call) const {
+  Result<ObjectFilter> filter = ObjectFilter::Parse(call.Param("labelSelector"),
+                                                    call.Param("fieldSelector"));
+  if (!filter.ok()) return BadRequestResponse(filter.status().message());
+  std::chrono::seconds timeout = options_.default_watch_timeout;
+  if (!call.Param("timeoutSeconds").empty()) {
+    std::optional<int64_t> seconds = ParseInt(call.Param("timeoutSeconds"));
+    if (!seconds || *seconds < 0) return BadRequestResponse("timeoutSeconds must be a non-negative integer");
+    timeout = std::chrono::seconds(*seconds);
+  }
+  ResourceHooks hooks = HooksFor(call.resource);
+  EventObjectRenderer render = [](json::object object) -> Result<json::value> {
+    return json::value(std::move(object));
+  };
+  if (WantsTable(call.request) && hooks.print_table) {
+    render = [print = hooks.print_table,
+              include = call.Param("includeObject")](json::object object) -> Result<json::value> {
+      KELP_ASSIGN_OR_RETURN(json::object table,
+                            print({&object}, TableRequest{.include_object = include}));
+      return json::value(std::move(table));
+    };
+  }
+  const std::string prefix = StoragePrefix(call.resource, call.namespace_name);
+  const std::string requested = call.Param("resourceVersion");
+  std::deque<std::string> initial;
+  int64_t start = 0;
+  if (requested.empty() || requested == "0") {
+    // As Kubernetes does: the current state as ADDED events, then the changes after it.
+    Result<storage::ListResult> current = store_.List(prefix, {});
+    if (!current.ok()) return StoreErrorResponse(current.status(), call.resource, "");
+    for (const storage::KeyValue& kv : current->items) {
+      Result<json::object> object = DecodeStoredObject(kv, call.resource);
+      if (!object.ok() || !filter->Matches(*object)) continue;
+      Result<json::value> rendered = render(std::move(*object));
+      if (rendered.ok()) initial.push_back(WatchEventStream::EventLine("ADDED", *rendered));
+    }
+    start = current->revision;
+  } else {
+    std::optional<int64_t> revision = ParseInt(requested);
+    if (!revision || *revision < 0) return BadRequestResponse("invalid resourceVersion: " + requested);
+    start = *revision;
+  }
+  Result<std::unique_ptr<storage::WatchStream>> stream = store_.Watch(prefix, start);
+  if (!stream.ok() && stream.status().code() == StatusCode::kExpired) {
+    HttpResponse expired = JsonResponse(200, WatchEventStream::ExpiredLine(
+                                                 "too old resource version: " + requested));
+    return expired;
+  }
+  if (!stream.ok()) return StoreErrorResponse(stream.status(), call.resource, "");
+  WatchParams params{.resource = &call.resource,
+                     .filter = std::move(*filter),
+                     .render = std::move(render),
+                     .deadline = clock_.Now() + timeout,
+                     .bookmarks = call.Param("allowWatchBookmarks") == "true",
+                     .bookmark_interval = options_.bookmark_interval,
+                     .start_revision = start};
+  HttpResponse response = JsonResponse(200, "");
+  response.stream = std::make_shared<WatchEventStream>(std::move(*stream), std::move(params),
+                                                       std::move(initial), clock_);
+  return response;
+}
+
+std::optional<HttpResponse> RestApi::CheckNamespaceAcceptsCreate(const Call& call,
+                                                                 std::string_view name) const {
+  const ResourceInfo& namespaces = *FindResource("", "v1", "namespaces");
+  Result<storage::KeyValue> kv = store_.Get(StorageKey(namespaces, "", call.namespace_name));
+  if (!kv.ok()) return StoreErrorResponse(kv.status(), namespaces, call.namespace_name);
+  Result<json::object> object = DecodeStoredObject(*kv, namespaces);
+  if (object.ok() && BeingDeleted(*object)) {
+    return NamespaceTerminatingResponse(call.resource, name, call.namespace_name);
+  }
+  return std::nullopt;
+}
+
+HttpResponse RestApi::Create(const Call& call) const {
+  Result<json::object> body = DecodeBody(call.request);
+  if (!body.ok()) return StoreErrorResponse(body.status(), call.resource, "");
+  json::object& object = *body;
+  Result<std::optional<std::string>> kind = FindString(object, "kind");
+  if (!kind.ok() || (*kind && !(*kind)->empty() && **kind != call.resource.kind)) {
+    return BadRequestResponse("the object provided is unrecognized (must be of type " +
+                              call.resource.kind + ")");
+  }
+  json::object& metadata = Metadata(object);
+  if (call.resource.namespaced) {
+    std::string body_namespace = MetadataString(object, "namespace");
+    if (!body_namespace.empty() && body_namespace != call.namespace_name) {
+      return BadRequestResponse(
+          "the namespace of the provided object does not match the namespace sent on the request");
+    }
+    metadata["namespace"] = call.namespace_name;
+  } else {
+    metadata.erase("namespace");
+  }
+  std::string name = MetadataString(object, "name");
+  std::string generate_name = MetadataString(object, "generateName");
+  if (name.empty() && !generate_name.empty()) {
+    name = generate_name + RandomNameSuffix();
+    metadata["name"] = name;
+  }
+  if (name.empty()) {
+    return InvalidResponse(call.resource, "",
+                           {{.reason = "FieldValueRequired",
+                             .message = "Required value: name or generateName is required",
+                             .field = "metadata.name"}});
+  }
+  if (!IsValidPathSegment(name)) {
+    return InvalidResponse(call.resource, name,
+                           {{.reason = "FieldValueInvalid",
+                             .message = "Invalid value: \"" + name +
+                                        "\": may not contain '/' or '%' and may not be '.' or '..'",
+                             .field = "metadata.name"}});
+  }
+  if (call.resource.namespaced) {
+    if (std::optional<HttpResponse> refused = CheckNamespaceAcceptsCreate(call, name)) {
+      return *refused;
+    }
+  }
+  PrepareForCreate(call.resource, object, clock_);
+  ResourceHooks hooks = HooksFor(call.resource);
+  if (hooks.defaulting) hooks.defaulting(object);
+  if (hooks.validate_create) {
+    std::vector<FieldError> errors = hooks.validate_create(object);
+    if (!errors.empty()) return InvalidResponse(call.resource, name, errors);
+  }
+  if (call.DryRun()) return JsonResponse(201, Serialize(object));
+  Result<int64_t> revision =
+      store_.Create(StorageKey(call.resource, call.namespace_name, name), EncodeForStore(object));
+  if (!revision.ok()) return StoreErrorResponse(revision.status(), call.resource, name);
+  Metadata(object)["resourceVersion"] = std::to_string(*revision);
+  return JsonResponse(201, Serialize(object));
+}
+
+HttpResponse RestApi::Persist(const Call& call, json::object updated, int64_t mod_revision) const {
+  if (call.DryRun()) return JsonResponse(200, Serialize(updated));
+  Result<int64_t> revision = 0;
+  if (BeingDeleted(updated) && !HasFinalizers(updated) &&
+      !IsResource(call.resource, "", "pods") && !IsResource(call.resource, "", "namespaces")) {
+    // The last finalizer is gone: the deletion the client asked for earlier completes now.
+    revision = store_.Delete(call.Key(), mod_revision);
+  } else {
+    revision = store_.Update(call.Key(), EncodeForStore(updated), mod_revision);
+  }
+  if (!revision.ok()) return StoreErrorResponse(revision.status(), call.resource, call.name);
+  Metadata(updated)["resourceVersion"] = std::to_string(*revision);
+  return JsonResponse(200, Serialize(updated));
+}
+
+HttpResponse RestApi::Update(const Call& call) const {
+  Result<storage::KeyValue> kv = store_.Get(call.Key());
+  if (!kv.ok()) return StoreErrorResponse(kv.status(), call.resource, call.name);
+  Result<json::object> old = DecodeStoredObject(*kv, call.resource);
+  if (!old.ok()) return StoreErrorResponse(InternalError(old.status().message()), call.resource, call.name);
+  Result<json::object> body = DecodeBody(call.request);
+  if (!body.ok()) return StoreErrorResponse(body.status(), call.resource, call.name);
+  std::string body_name = MetadataString(*body, "name");
+  if (!body_name.empty() && body_name != call.name) {
+    return BadRequestResponse("the name of the object (" + body_name +
+                              ") does not match the name on the URL (" + call.name + ")");
+  }
+  std::string body_version = MetadataString(*body, "resourceVersion");
+  if (!body_version.empty() && body_version != std::to_string(kv->mod_revision)) {
+    return ModifiedConflictResponse(call.resource, call.name);
+  }
+  json::object updated = PrepareForUpdate(call.resource, *old, std::move(*body), call.subresource);
+  if (call.subresource.empty()) {
+    ResourceHooks hooks = HooksFor(call.resource);
+    if (hooks.defaulting) hooks.defaulting(updated);
+    if (hooks.validate_update) {
+      std::vector<FieldError> errors = hooks.validate_update(*old, updated);
+      if (!errors.empty()) return InvalidResponse(call.resource, call.name, errors);
+    }
+  }
+  return Persist(call, std::move(updated), kv->mod_revision);
+}
+
+HttpResponse RestApi::Patch(const Call& call) const {
+  Result<storage::KeyValue> kv = store_.Get(call.Key());
+  if (!kv.ok()) return StoreErrorResponse(kv.status(), call.resource, call.name);
+  Result<json::object> old = DecodeStoredObject(*kv, call.resource);
+  if (!old.ok()) return StoreErrorResponse(InternalError(old.status().message()), call.resource, call.name);
+  Result<json::object> patched = options_.apply_patch(MediaType(call.request), *old, call.request.body);
+  if (!patched.ok()) return StoreErrorResponse(patched.status(), call.resource, call.name);
+  std::string patched_version = MetadataString(*patched, "resourceVersion");
+  if (!patched_version.empty() && patched_version != std::to_string(kv->mod_revision)) {
+    return ModifiedConflictResponse(call.resource, call.name);
+  }
+  json::object updated = PrepareForUpdate(call.resource, *old, std::move(*patched), call.subresource);
+  if (call.subresource.empty()) {
+    ResourceHooks hooks = HooksFor(call.resource);
+    if (hooks.defaulting) hooks.defaulting(updated);
+    if (hooks.validate_update) {
+      std::vector<FieldError> errors = hooks.validate_update(*old, updated);
+      if (!errors.empty()) return InvalidResponse(call.resource, call.name, errors);
+    }
+  }
+  return Persist(call, std::move(updated), kv->mod_revision);
+}
+
+HttpResponse RestApi::GetScale(const Call& call) const {
+  Result<storage::KeyValue> kv = store_.Get(call.Key());
+  if (!kv.ok()) return StoreErrorResponse(kv.status(), call.resource, call.name);
+  Result<json::object> object = DecodeStoredObject(*kv, call.resource);
+  if (!object.ok()) return StoreErrorResponse(InternalError(object.status().message()), call.resource, call.name);
+  return JsonResponse(200, Serialize(ScaleOf(*object)));
+}
+
+HttpResponse RestApi::WriteScale(const Call& call) const {
+  Result<storage::KeyValue> kv = store_.Get(call.Key());
+  if (!kv.ok()) return StoreErrorResponse(kv.status(), call.resource, call.name);
+  Result<json::object> object = DecodeStoredObject(*kv, call.resource);
+  if (!object.ok()) return StoreErrorResponse(InternalError(object.status().message()), call.resource, call.name);
+  json::object scale = ScaleOf(*object);
+  Result<json::object> requested =
+      call.request.method == "PUT"
+          ? DecodeBody(call.request)
+          : options_.apply_patch(MediaType(call.request), scale, call.request.body);
+  if (!requested.ok()) return StoreErrorResponse(requested.status(), call.resource, call.name);
+  std::string version = MetadataString(*requested, "resourceVersion");
+  if (!version.empty() && version != std::to_string(kv->mod_revision)) {
+    return ModifiedConflictResponse(call.resource, call.name);
+  }
+  Result<int64_t> replicas = GetInt64(*requested, "spec.replicas");
+  if (!replicas.ok() || *replicas < 0) {
+    return InvalidResponse(call.resource, call.name,
+                           {{.reason = "FieldValueInvalid",
+                             .message = "Invalid value: must be greater than or equal to 0",
+                             .field = "spec.replicas"}});
+  }
+  json::object updated = *object;
+  json::value& spec = updated["spec"];
+  if (!spec.is_object()) spec = json::object();
+  spec.as_object()["replicas"] = *replicas;
+  updated = PrepareForUpdate(call.resource, *object, std::move(updated), "");
+  HttpResponse stored = Persist(call, std::move(updated), kv->mod_revision);
+  if (stored.status != 200) return stored;
+  Result<json::object> result = ParseJsonObject(stored.body);
+  if (!result.ok()) return stored;
+  return JsonResponse(200, Serialize(ScaleOf(*result)));
+}
+
+HttpResponse RestApi::Bind(const Call& call) const {
+  Result<json::object> binding = DecodeBody(call.request);
+  if (!binding.ok()) return StoreErrorResponse(binding.status(), call.resource, call.name);
+  Result<std::string> node = GetString(*binding, "target.name");
+  if (!node.ok() || node->empty()) return BadRequestResponse("binding target.name is required");
+  Result<storage::KeyValue> kv = store_.Get(call.Key());
+  if (!kv.ok()) return StoreErrorResponse(kv.status(), call.resource, call.name);
+  Result<json::object> pod = DecodeStoredObject(*kv, call.resource);
+  if (!pod.ok()) return StoreErrorResponse(InternalError(pod.status().message()), call.resource, call.name);
+  Result<std::optional<std::string>> assigned = FindString(*pod, "spec.nodeName");
+  if (assigned.ok() && *assigned && !(*assigned)->empty()) {
+    return ConflictResponse(call.resource, call.name,
+                            "pod " + call.name + " is already assigned to node \"" + **assigned + "\"");
+  }
+  json::value& spec = (*pod)["spec"];
+  if (!spec.is_object()) spec = json::object();
+  spec.as_object()["nodeName"] = *node;
+  Result<int64_t> revision = store_.Update(call.Key(), EncodeForStore(*pod), kv->mod_revision);
+  if (!revision.ok()) return StoreErrorResponse(revision.status(), call.resource, call.name);
+  json::object success{{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()},
+                       {"status", "Success"}, {"code", 201}};
+  return JsonResponse(201, Serialize(success));
+}
+
+HttpResponse RestApi::Delete(const Call& call) const {
+  Result<storage::KeyValue> kv = store_.Get(call.Key());
+  if (!kv.ok()) return StoreErrorResponse(kv.status(), call.resource, call.name);
+  json::object options;
+  if (!call.request.body.empty()) {
+    Result<json::object> parsed = ParseJsonObject(call.request.body);
+    if (!parsed.ok()) return BadRequestResponse(parsed.status().message());
+    options = std::move(*parsed);
+  }
+  Result<std::optional<std::string>> policy = FindString(options, "propagationPolicy");
+  if (!policy.ok() || (*policy && **policy != "Orphan" && **policy != "Background" &&
+                       **policy != "Foreground")) {
+    return BadRequestResponse("propagationPolicy must be Orphan, Background or Foreground");
+  }
+  Result<std::optional<int64_t>> grace = FindInt64(options, "gracePeriodSeconds");
+  if (!grace.ok()) return BadRequestResponse(grace.status().message());
+  int64_t grace_seconds = grace->value_or(-1);
+  if (!call.Param("gracePeriodSeconds").empty()) {
+    std::optional<int64_t> from_query = ParseInt(call.Param("gracePeriodSeconds"));
+    if (!from_query) return BadRequestResponse("gracePeriodSeconds must be an integer");
+    grace_seconds = *from_query;
+  }
+  Result<std::optional<std::string>> uid = FindString(options, "preconditions.uid");
+  Result<std::optional<std::string>> version = FindString(options, "preconditions.resourceVersion");
+  Result<json::object> current = DecodeStoredObject(*kv, call.resource);
+  if (!current.ok()) return StoreErrorResponse(InternalError(current.status().message()), call.resource, call.name);
+  if ((uid.ok() && *uid && **uid != MetadataString(*current, "uid")) ||
+      (version.ok() && *version && **version != std::to_string(kv->mod_revision))) {
+    return ConflictResponse(call.resource, call.name, "the precondition for the delete does not hold");
+  }
+  if (call.DryRun()) return JsonResponse(200, Serialize(*current));
+  Result<json::object> deleted = DeleteObject(call, *kv, grace_seconds);
+  if (!deleted.ok()) return StoreErrorResponse(deleted.status(), call.resource, call.name);
+  return JsonResponse(200, Serialize(*deleted));
+}
+
+Result<json::object> RestApi::DeleteObject(const Call& call, const storage::KeyValue& kv,
+                                           int64_t grace_seconds) const {
+  KELP_ASSIGN_OR_RETURN(json::object object, DecodeStoredObject(kv, call.resource));
+  const std::string key = kv.key;
+  const bool is_namespace = IsResource(call.resource, "", "namespaces");
+  const bool is_pod = IsResource(call.resource, "", "pods");
+  Result<std::optional<std::string>> node = FindString(object, "spec.nodeName");
+  const bool pod_on_node = is_pod && node.ok() && *node && !(*node)->empty();
+  if (pod_on_node && grace_seconds < 0) {
+    Result<std::optional<int64_t>> spec_grace =
+        FindInt64(object, "spec.terminationGracePeriodSeconds");
+    grace_seconds = spec_grace.ok() ? spec_grace->value_or(kDefaultPodGraceSeconds)
+                                    : kDefaultPodGraceSeconds;
+  }
+  const bool graceful = pod_on_node && grace_seconds > 0;
+  if (is_namespace || HasFinalizers(object) || graceful) {
+    if (!BeingDeleted(object)) {
+      json::object& metadata = Metadata(object);
+      int64_t wait = graceful ? grace_seconds : 0;
+      metadata["deletionTimestamp"] = Rfc3339(clock_.WallNow() + std::chrono::seconds(wait));
+      metadata["deletionGracePeriodSeconds"] = wait;
+      if (is_namespace) object["status"] = json::object{{"phase", "Terminating"}};
+      KELP_ASSIGN_OR_RETURN(int64_t revision,
+                            store_.Update(key, EncodeForStore(object), kv.mod_revision));
+      Metadata(object)["resourceVersion"] = std::to_string(revision);
+    }
+    if (!is_namespace) return object;
+    // No namespace controller exists yet: empty the namespace right away, as it would.
+    KELP_RETURN_IF_ERROR(DeleteNamespaceContents(call.name));
+    if (!HasFinalizers(object)) {
+      Status removed = store_.Delete(key, 0).status();
+      if (!removed.ok() && removed.code() != StatusCode::kNotFound) return removed;
+    }
+    return object;
+  }
+  KELP_ASSIGN_OR_RETURN(int64_t revision, store_.Delete(key, kv.mod_revision));
+  Metadata(object)["resourceVersion"] = std::to_string(revision);
+  return object;
+}
+
+Status RestApi::DeleteNamespaceContents(std::string_view namespace_name) const {
+  std::vector<std::string> prefixes;
+  for (const ResourceInfo& resource : ServedResources()) {
+    if (!resource.namespaced) continue;
+    std::string prefix = StoragePrefix(resource, namespace_name);
+    if (std::find(prefixes.begin(), prefixes.end(), prefix) != prefixes.end()) continue;
+    prefixes.push_back(prefix);
+    KELP_ASSIGN_OR_RETURN(storage::ListResult contents, store_.List(prefix, {}));
+    for (const storage::KeyValue& kv : contents.items) {
+      Result<json::object> object = DecodeStoredObject(kv, resource);
+      if (object.ok() && HasFinalizers(*object)) continue;  // waits for its finalizers
+      Status deleted = store_.Delete(kv.key, kv.mod_revision).status();
+      if (!deleted.ok() && deleted.code() != StatusCode::kNotFound &&
+          deleted.code() != StatusCode::kConflict) {
+        return deleted;
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+HttpResponse RestApi::DeleteCollection(const Call& call) const {
+  Result<ObjectFilter> filter = ObjectFilter::Parse(call.Param("labelSelector"),
+                                                    call.Param("fieldSelector"));
+  if (!filter.ok()) return BadRequestResponse(filter.status().message());
+  Result<storage::ListResult> current =
+      store_.List(StoragePrefix(call.resource, call.namespace_name), {});
+  if (!current.ok()) return StoreErrorResponse(current.status(), call.resource, "");
+  json::array items;
+  for (const storage::KeyValue& kv : current->items) {
+    Result<json::object> object = DecodeStoredObject(kv, call.resource);
+    if (!object.ok() || !filter->Matches(*object)) continue;
+    if (call.DryRun()) {
+      items.push_back(std::move(*object));
+      continue;
+    }
+    Call one = call;
+    one.name = MetadataString(*object, "name");
+    one.namespace_name = MetadataString(*object, "namespace");
+    Result<json::object> deleted = DeleteObject(one, kv, -1);
+    if (deleted.ok()) items.push_back(std::move(*deleted));
+    else if (deleted.status().code() != StatusCode::kNotFound &&
+             deleted.status().code() != StatusCode::kConflict) {
+      return StoreErrorResponse(deleted.status(), call.resource, one.name);
+    }
+  }
+  json::object list{{"kind", call.resource.kind + "List"},
+                    {"apiVersion", call.resource.ApiVersion()},
+                    {"metadata", json::object{{"resourceVersion",
+                                               std::to_string(store_.CurrentRevision())}}},
+                    {"items", std::move(items)}};
+  return JsonResponse(200, Serialize(list));
+}
+
+Status RestApi::EnsureDefaultNamespaces() const {
+  const ResourceInfo& namespaces = *FindResource("", "v1", "namespaces");
+  for (const char* name : kDefaultNamespaces) {
+    json::object object{{"metadata", json::object{{"name", name}}}};
+    PrepareForCreate(namespaces, object, clock_);
+    Result<int64_t> created = store_.Create(StorageKey(namespaces, "", name), EncodeForStore(object));
+    if (!created.ok() && created.status().code() != StatusCode::kAlreadyExists) {
+      return created.status().WithContext("create namespace " + std::string(name));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace kelp::apiserver

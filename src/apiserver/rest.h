@@ -1,0 +1,109 @@
+// The generic REST handlers of every resource in resources.h over a storage::Store: get,
+// list (selectors, limit/continue), watch, create (JSON or protobuf), update, patch, delete,
+// deletecollection, and the status, scale, binding, log and exec subresources.
+// Per-resource behaviour from src/api (defaulting, validation, Table printing) plugs in
+// through ResourceHooks; an empty hook is a no-op, so handlers never change when one lands.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "apiserver/api_errors.h"
+#include "apiserver/resources.h"
+#include "apiserver/router.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "storage/store.h"
+
+namespace kelp::apiserver {
+
+// What a Table is asked for, beside the objects.
+struct TableRequest {
+  std::string include_object;  // the includeObject query parameter ("" = Metadata)
+  std::string resource_version;
+  std::string continue_token;
+};
+
+struct ResourceHooks {
+  // Fills defaults into an object about to be created or updated.
+  std::function<void(boost::json::object& object)> defaulting;
+  // Field errors of a new object; any error answers 422 Invalid.
+  std::function<std::vector<FieldError>(const boost::json::object& object)> validate_create;
+  std::function<std::vector<FieldError>(const boost::json::object& old_object,
+                                        const boost::json::object& updated)>
+      validate_update;
+  // A meta.k8s.io/v1 Table for `Accept: ...;as=Table`; unset answers with the plain objects.
+  std::function<Result<boost::json::object>(const std::vector<const boost::json::object*>& objects,
+                                            const TableRequest& request)>
+      print_table;
+};
+
+// Applies a PATCH body of `content_type` to `original`. Unimplemented (→ 415) for patch types
+// it does not know.
+using PatchFunction = std::function<Result<boost::json::object>(
+    std::string_view content_type, const boost::json::object& original, std::string_view patch)>;
+
+// JSON merge patch only; every other patch type is Unimplemented.
+Result<boost::json::object> ApplyMergePatchOnly(std::string_view content_type,
+                                                const boost::json::object& original,
+                                                std::string_view patch);
+
+struct RestOptions {
+  // Hooks of a resource; unset: no hooks anywhere.
+  std::function<ResourceHooks(const ResourceInfo&)> hooks;
+  PatchFunction apply_patch = ApplyMergePatchOnly;
+  // Watches without timeoutSeconds end after this long (clients re-watch).
+  std::chrono::seconds default_watch_timeout{1800};
+  std::chrono::seconds bookmark_interval{60};
+};
+
+class RestApi {
+ public:
+  RestApi(storage::Store& store, const Clock& clock, RestOptions options = {});
+
+  // Handles any request below /api/ or /apis/ that names a resource.
+  HttpResponse Handle(const HttpRequest& request) const;
+
+  // Creates default, kube-system, kube-public and kube-node-lease when absent.
+  Status EnsureDefaultNamespaces() const;
+
+  // Routes /api/ and /apis/ to Handle (discovery paths are exact routes and win).
+  void AddRoutes(Router& router) const;
+
+ private:
+  struct Call;
+  HttpResponse Dispatch(const Call& call) const;
+  HttpResponse Get(const Call& call) const;
+  HttpResponse List(const Call& call) const;
+  HttpResponse Watch(const Call& call) const;
+  HttpResponse Create(const Call& call) const;
+  HttpResponse Update(const Call& call) const;
+  HttpResponse Patch(const Call& call) const;
+  HttpResponse Delete(const Call& call) const;
+  HttpResponse DeleteCollection(const Call& call) const;
+  HttpResponse GetScale(const Call& call) const;
+  HttpResponse WriteScale(const Call& call) const;
+  HttpResponse Bind(const Call& call) const;
+
+  // Stores `updated` over the object at `mod_revision` (or deletes it when it is being
+  // deleted and its last finalizer is gone) and answers with the result.
+  HttpResponse Persist(const Call& call, boost::json::object updated, int64_t mod_revision) const;
+  // Deletes one object (grace periods, finalizers, namespace contents); the object is `kv`.
+  Result<boost::json::object> DeleteObject(const Call& call, const storage::KeyValue& kv,
+                                           int64_t grace_seconds) const;
+  Status DeleteNamespaceContents(std::string_view namespace_name) const;
+  // 404 / 403 response when objects may not be created in `namespace_name`.
+  std::optional<HttpResponse> CheckNamespaceAcceptsCreate(const Call& call,
+                                                          std::string_view name) const;
+  HttpResponse Respond(const Call& call, int status, boost::json::object object) const;
+  ResourceHooks HooksFor(const ResourceInfo& resource) const;
+
+  storage::Store& store_;
+  const Clock& clock_;
+  const RestOptions options_;
+};
+
+}  // namespace kelp::apiserver
