@@ -1,13 +1,17 @@
 // Runs the real kubectl (/usr/bin/kubectl, v1.32) against an in-process apiserver using the
-// kubeconfig the server wrote: TLS verification, bearer token, /version and /healthz.
+// kubeconfig the server wrote: TLS verification, bearer token, /version and /healthz, then the
+// resource API end to end (discovery, protobuf creates, get -o json, get -w, delete, restart).
 #include <gtest/gtest.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
 #include <cerrno>
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -29,9 +33,56 @@ struct CommandResult {
   std::string output;  // stdout and stderr interleaved
 };
 
-// Runs `argv` with exactly `env`, capturing its output, and waits for it to exit.
-Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
-                                 const std::vector<std::string>& env) {
+// A started child whose output is read as it comes; killed and reaped on destruction.
+class RunningCommand {
+ public:
+  RunningCommand(pid_t pid, int output_fd) : pid_(pid), output_fd_(output_fd) {}
+  RunningCommand(const RunningCommand&) = delete;
+  RunningCommand& operator=(const RunningCommand&) = delete;
+  ~RunningCommand() {
+    ::kill(pid_, SIGKILL);
+    int wait_status = 0;
+    while (::waitpid(pid_, &wait_status, 0) < 0 && errno == EINTR) {
+    }
+    ::close(output_fd_);
+  }
+
+  // Reads output until it contains `text`; false if the child ends first or `limit` passes
+  // (the limit only bounds a broken run, it is not a timing assumption).
+  bool WaitForOutput(std::string_view text, std::chrono::seconds limit = std::chrono::seconds(60)) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (output_.find(text) == std::string::npos) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd readable{.fd = output_fd_, .events = POLLIN};
+      int ready = ::poll(&readable, 1, static_cast<int>(left.count()));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) return false;
+      char chunk[4096];
+      ssize_t n = ::read(output_fd_, chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      output_.append(chunk, static_cast<size_t>(n));
+    }
+    return true;
+  }
+  const std::string& output() const { return output_; }
+
+ private:
+  pid_t pid_;
+  int output_fd_;
+  std::string output_;
+};
+
+struct SpawnedChild {
+  pid_t pid = -1;
+  int output_fd = -1;  // read end of the pipe holding its stdout and stderr
+};
+
+// Starts `argv` with exactly `env`, its stdout and stderr going to one pipe.
+Result<SpawnedChild> Spawn(const std::vector<std::string>& argv,
+                           const std::vector<std::string>& env) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return ErrnoError("pipe", errno);
   posix_spawn_file_actions_t actions;
@@ -53,17 +104,30 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
     ::close(pipe_fds[0]);
     return ErrnoError("spawn " + argv[0], spawn_error);
   }
+  return SpawnedChild{.pid = pid, .output_fd = pipe_fds[0]};
+}
+
+Result<std::unique_ptr<RunningCommand>> StartCommand(const std::vector<std::string>& argv,
+                                                     const std::vector<std::string>& env) {
+  KELP_ASSIGN_OR_RETURN(SpawnedChild child, Spawn(argv, env));
+  return std::make_unique<RunningCommand>(child.pid, child.output_fd);
+}
+
+// Runs `argv` with exactly `env`, capturing its output, and waits for it to exit.
+Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
+                                 const std::vector<std::string>& env) {
+  KELP_ASSIGN_OR_RETURN(SpawnedChild child, Spawn(argv, env));
   CommandResult result;
   char chunk[4096];
   for (;;) {
-    ssize_t n = ::read(pipe_fds[0], chunk, sizeof chunk);
+    ssize_t n = ::read(child.output_fd, chunk, sizeof chunk);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     result.output.append(chunk, static_cast<size_t>(n));
   }
-  ::close(pipe_fds[0]);
+  ::close(child.output_fd);
   int wait_status = 0;
-  while (::waitpid(pid, &wait_status, 0) < 0 && errno == EINTR) {
+  while (::waitpid(child.pid, &wait_status, 0) < 0 && errno == EINTR) {
   }
   result.exit_code = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
   return result;
@@ -74,6 +138,13 @@ class KubectlCompatTest : public ::testing::Test {
   void SetUp() override {
     // kubectl is part of the test environment: its absence is a failure, not a skip.
     ASSERT_EQ(::access(kKubectl, X_OK), 0) << kKubectl << " is not installed";
+    StartServer();
+    std::filesystem::create_directory(dir_.path() / "home");
+  }
+
+  // (Re)starts the in-process server over the same data directory.
+  void StartServer() {
+    server_.reset();
     ServerOptions options{.data_dir = (dir_.path() / "server").string(),
                           .bind_address = "127.0.0.1",
                           .https_port = 0,
@@ -81,14 +152,26 @@ class KubectlCompatTest : public ::testing::Test {
     Result<std::unique_ptr<Server>> server = Server::Start(options);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(*server);
-    std::filesystem::create_directory(dir_.path() / "home");
+  }
+
+  std::vector<std::string> Env() const {
+    return {"HOME=" + (dir_.path() / "home").string(), "PATH=/usr/bin:/bin"};
+  }
+
+  // Runs kubectl with the server's kubeconfig and expects it to succeed.
+  std::string KubectlOk(std::vector<std::string> args) {
+    Result<CommandResult> result = Kubectl(server_->kubeconfig_path(), args);
+    EXPECT_TRUE(result.ok()) << result.status().ToString();
+    if (!result.ok()) return "";
+    EXPECT_EQ(result->exit_code, 0) << result->output;
+    return result->output;
   }
 
   Result<CommandResult> Kubectl(const std::filesystem::path& kubeconfig,
                                 std::vector<std::string> args) {
     std::vector<std::string> argv = {kKubectl, "--kubeconfig", kubeconfig.string()};
     argv.insert(argv.end(), args.begin(), args.end());
-    return RunCommand(argv, {"HOME=" + (dir_.path() / "home").string(), "PATH=/usr/bin:/bin"});
+    return RunCommand(argv, Env());
   }
 
   kelp::testing::ScopedTempDir dir_;
@@ -125,6 +208,91 @@ TEST_F(KubectlCompatTest, WrongTokenFailsWithUnauthorized) {
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   EXPECT_NE(result->exit_code, 0);
   EXPECT_NE(result->output.find("Unauthorized"), std::string::npos) << result->output;
+}
+
+TEST_F(KubectlCompatTest, ApiResourcesListsTheServedResources) {
+  std::string output = KubectlOk({"api-resources"});
+  for (const char* row : {"deployments", "deploy", "apps/v1", "horizontalpodautoscalers",
+                          "autoscaling/v2", "leases", "endpointslices", "configmaps"}) {
+    EXPECT_NE(output.find(row), std::string::npos) << row << " missing from\n" << output;
+  }
+}
+
+TEST_F(KubectlCompatTest, CreatedNamespaceIsListedWithTheDefaultOnes) {
+  EXPECT_EQ(KubectlOk({"create", "namespace", "abc"}), "namespace/abc created\n");
+  std::string output = KubectlOk({"get", "ns", "-o", "name"});
+  for (const char* name : {"namespace/abc", "namespace/default", "namespace/kube-system"}) {
+    EXPECT_NE(output.find(name), std::string::npos) << output;
+  }
+}
+
+TEST_F(KubectlCompatTest, CreatedDeploymentKeepsReplicasAndImage) {
+  KubectlOk({"create", "namespace", "abc"});
+  EXPECT_EQ(KubectlOk({"create", "deployment", "nginx1", "--image=nginx:1.22", "--replicas=3",
+                       "-n", "abc"}),
+            "deployment.apps/nginx1 created\n");
+  std::string output = KubectlOk({"get", "deploy", "nginx1", "-n", "abc", "-o", "json"});
+  boost::system::error_code error;
+  boost::json::value deployment = boost::json::parse(output, error);
+  ASSERT_FALSE(error) << output;
+  EXPECT_EQ(deployment.at("spec").at("replicas"), 3);
+  EXPECT_EQ(deployment.at("spec").at("template").at("spec").at("containers").at(0).at("image"),
+            "nginx:1.22");
+}
+
+TEST_F(KubectlCompatTest, CreatingAnExistingDeploymentReportsAlreadyExists) {
+  KubectlOk({"create", "namespace", "abc"});
+  KubectlOk({"create", "deployment", "nginx1", "--image=nginx:1.22", "-n", "abc"});
+  Result<CommandResult> again = Kubectl(
+      server_->kubeconfig_path(), {"create", "deployment", "nginx1", "--image=nginx:1.22", "-n", "abc"});
+  ASSERT_TRUE(again.ok());
+  EXPECT_NE(again->exit_code, 0);
+  EXPECT_NE(again->output.find(R"(deployments.apps "nginx1" already exists)"), std::string::npos)
+      << again->output;
+}
+
+TEST_F(KubectlCompatTest, ScaleAndConfigMapsWork) {
+  KubectlOk({"create", "namespace", "abc"});
+  KubectlOk({"create", "deployment", "nginx1", "--image=nginx:1.22", "--replicas=3", "-n", "abc"});
+  EXPECT_EQ(KubectlOk({"scale", "deploy", "nginx1", "-n", "abc", "--replicas=1"}),
+            "deployment.apps/nginx1 scaled\n");
+  EXPECT_EQ(KubectlOk({"get", "deploy", "nginx1", "-n", "abc", "-o", "jsonpath={.spec.replicas}"}),
+            "1");
+  KubectlOk({"create", "configmap", "c1", "--from-literal=a=b", "-n", "abc"});
+  EXPECT_NE(KubectlOk({"get", "cm", "-n", "abc"}).find("c1"), std::string::npos);
+  EXPECT_EQ(KubectlOk({"delete", "cm", "c1", "-n", "abc"}), "configmap \"c1\" deleted\n");
+}
+
+TEST_F(KubectlCompatTest, GetWatchSeesANamespaceCreatedMeanwhile) {
+  std::vector<std::string> argv = {kKubectl, "--kubeconfig", server_->kubeconfig_path().string(),
+                                   "get", "ns", "-w"};
+  Result<std::unique_ptr<RunningCommand>> watch = StartCommand(argv, Env());
+  ASSERT_TRUE(watch.ok()) << watch.status().ToString();
+  ASSERT_TRUE((*watch)->WaitForOutput("kube-system")) << (*watch)->output();
+  KubectlOk({"create", "namespace", "watched"});
+  EXPECT_TRUE((*watch)->WaitForOutput("watched")) << (*watch)->output();
+}
+
+TEST_F(KubectlCompatTest, DeleteNamespaceRemovesIt) {
+  KubectlOk({"create", "namespace", "abc"});
+  KubectlOk({"create", "configmap", "c1", "-n", "abc"});
+  EXPECT_EQ(KubectlOk({"delete", "ns", "abc"}), "namespace \"abc\" deleted\n");
+  Result<CommandResult> gone = Kubectl(server_->kubeconfig_path(), {"get", "ns", "abc"});
+  ASSERT_TRUE(gone.ok());
+  EXPECT_NE(gone->exit_code, 0);
+  EXPECT_NE(gone->output.find(R"(namespaces "abc" not found)"), std::string::npos) << gone->output;
+}
+
+TEST_F(KubectlCompatTest, RestartKeepsObjectsAndResourceVersions) {
+  KubectlOk({"create", "namespace", "abc"});
+  KubectlOk({"create", "configmap", "c1", "--from-literal=a=b", "-n", "abc"});
+  std::string before = KubectlOk(
+      {"get", "cm", "c1", "-n", "abc", "-o", "jsonpath={.metadata.resourceVersion}/{.data.a}"});
+  StartServer();
+  ASSERT_NE(server_, nullptr);
+  EXPECT_EQ(KubectlOk({"get", "cm", "c1", "-n", "abc", "-o",
+                       "jsonpath={.metadata.resourceVersion}/{.data.a}"}),
+            before);
 }
 
 }  // namespace
