@@ -47,7 +47,7 @@ std::string UrlDecode(std::string_view text) {
   for (size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '+') {
       out.push_back(' ');
-    } else if (text[i] == '%' && i + 2 < text.size() + 0 && HexValue(text[i + 1]) >= 0 &&
+    } else if (text[i] == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
                HexValue(text[i + 2]) >= 0) {
       out.push_back(static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2])));
       i += 2;
@@ -521,9 +521,8 @@ HttpResponse RestApi::Watch(const Call& call) const {
   }
   Result<std::unique_ptr<storage::WatchStream>> stream = store_.Watch(prefix, start);
   if (!stream.ok() && stream.status().code() == StatusCode::kExpired) {
-    HttpResponse expired = JsonResponse(200, WatchEventStream::ExpiredLine(
-                                                 "too old resource version: " + requested));
-    return expired;
+    // Kubernetes answers 200 and reports the expiry as the stream's only event.
+    return JsonResponse(200, WatchEventStream::ExpiredLine("too old resource version: " + requested));
   }
   if (!stream.ok()) return StoreErrorResponse(stream.status(), call.resource, "");
   WatchParams params{.resource = &call.resource,
