@@ -62,21 +62,16 @@ HttpResponse ModifiedConflictResponse(const ResourceInfo& resource, std::string_
 }
 
 HttpResponse InvalidResponse(const ResourceInfo& resource, std::string_view name,
-                             const std::vector<FieldError>& causes) {
+                             const std::vector<api::FieldCause>& causes) {
   json::array cause_list;
-  std::string summary;
-  for (const FieldError& cause : causes) {
+  for (const api::FieldCause& cause : causes) {
     cause_list.push_back(json::object{
         {"reason", cause.reason}, {"message", cause.message}, {"field", cause.field}});
-    if (!summary.empty()) summary += ", ";
-    summary += cause.field + ": " + cause.message;
   }
-  if (causes.size() > 1) summary = "[" + summary + "]";
   json::object details = Details(resource, name);
   details["kind"] = resource.kind;
   details["causes"] = std::move(cause_list);
-  return Failure(422, "Invalid",
-                 QualifiedKind(resource) + " \"" + std::string(name) + "\" is invalid: " + summary,
+  return Failure(422, "Invalid", api::InvalidMessage(QualifiedKind(resource), name, causes),
                  std::move(details));
 }
 

@@ -7,18 +7,12 @@
 #include <string_view>
 #include <vector>
 
+#include "api/validation.h"
 #include "apiserver/resources.h"
 #include "apiserver/router.h"
 #include "common/status.h"
 
 namespace kelp::apiserver {
-
-// One entry of a 422's details.causes.
-struct FieldError {
-  std::string reason;   // "FieldValueInvalid", "FieldValueRequired", ...
-  std::string message;  // "Invalid value: \"BAD\": a lowercase RFC 1123 ..."
-  std::string field;    // "metadata.name"
-};
 
 HttpResponse NotFoundResponse(const ResourceInfo& resource, std::string_view name);
 HttpResponse AlreadyExistsResponse(const ResourceInfo& resource, std::string_view name);
@@ -28,7 +22,7 @@ HttpResponse ConflictResponse(const ResourceInfo& resource, std::string_view nam
 // The object has been modified since the client read it.
 HttpResponse ModifiedConflictResponse(const ResourceInfo& resource, std::string_view name);
 HttpResponse InvalidResponse(const ResourceInfo& resource, std::string_view name,
-                             const std::vector<FieldError>& causes);
+                             const std::vector<api::FieldCause>& causes);
 HttpResponse BadRequestResponse(std::string_view message);
 HttpResponse MethodNotAllowedResponse(std::string_view method);
 // Create in a namespace that is being deleted (403, cause NamespaceTerminating).

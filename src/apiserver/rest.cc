@@ -11,7 +11,7 @@
 #include <optional>
 
 #include "api/protobuf_decode.h"
-#include "apiserver/merge_patch.h"
+#include "api/patch.h"
 #include "apiserver/objects.h"
 #include "apiserver/selection.h"
 #include "apiserver/watch.h"
@@ -25,6 +25,8 @@ namespace {
 
 constexpr std::string_view kProtobufMediaType = "application/vnd.kubernetes.protobuf";
 constexpr std::string_view kMergePatchMediaType = "application/merge-patch+json";
+constexpr std::string_view kJsonPatchMediaType = "application/json-patch+json";
+constexpr std::string_view kStrategicMergePatchMediaType = "application/strategic-merge-patch+json";
 constexpr std::string_view kUnknownBodyFormat =
     "the body of the request was in an unknown format - accepted media types include: "
     "application/json, application/yaml, application/vnd.kubernetes.protobuf";
@@ -274,16 +276,20 @@ bool Allows(const std::vector<std::string>& verbs, std::string_view verb) {
 
 }  // namespace
 
-Result<json::object> ApplyMergePatchOnly(std::string_view content_type,
-                                         const json::object& original, std::string_view patch) {
-  if (content_type != kMergePatchMediaType) {
-    return UnimplementedError("the server does not support patch type " +
-                              std::string(content_type) + " yet");
+Result<json::object> ApplyPatch(std::string_view content_type, const json::object& original,
+                                std::string_view patch) {
+  Result<json::value> result = UnimplementedError(
+      "the server does not support patch type " + std::string(content_type) + " yet");
+  if (content_type == kJsonPatchMediaType) {
+    result = api::ApplyJsonPatch(original, patch);
+  } else if (content_type == kMergePatchMediaType) {
+    result = api::ApplyMergePatch(original, patch);
+  } else if (content_type == kStrategicMergePatchMediaType) {
+    result = api::ApplyStrategicMergePatch(original, patch, api::KubernetesPatchSchema());
   }
-  KELP_ASSIGN_OR_RETURN(json::value parsed, ParseJson(patch));
-  json::value result = ApplyMergePatch(original, parsed);
-  if (!result.is_object()) return InvalidArgumentError("the patch must be a JSON object");
-  return std::move(result.as_object());
+  if (!result.ok()) return result.status();
+  if (!result->is_object()) return InvalidArgumentError("the patch must be a JSON object");
+  return std::move(result->as_object());
 }
 
 struct RestApi::Call {
@@ -407,8 +413,8 @@ HttpResponse RestApi::Get(const Call& call) const {
 }
 
 HttpResponse RestApi::List(const Call& call) const {
-  Result<ObjectFilter> filter = ObjectFilter::Parse(call.Param("labelSelector"),
-                                                    call.Param("fieldSelector"));
+  Result<ObjectFilter> filter = ObjectFilter::Parse(
+      call.Param("labelSelector"), call.Param("fieldSelector"), call.resource.plural);
   if (!filter.ok()) return BadRequestResponse(filter.status().message());
   std::optional<int64_t> limit = ParseInt(call.Param("limit").empty() ? "0" : call.Param("limit"));
   if (!limit || *limit < 0) return BadRequestResponse("limit must be a non-negative integer");
@@ -478,8 +484,8 @@ HttpResponse RestApi::List(const Call& call) const {
 }
 
 HttpResponse RestApi::Watch(const Call& call) const {
-  Result<ObjectFilter> filter = ObjectFilter::Parse(call.Param("labelSelector"),
-                                                    call.Param("fieldSelector"));
+  Result<ObjectFilter> filter = ObjectFilter::Parse(
+      call.Param("labelSelector"), call.Param("fieldSelector"), call.resource.plural);
   if (!filter.ok()) return BadRequestResponse(filter.status().message());
   std::chrono::seconds timeout = options_.default_watch_timeout;
   if (!call.Param("timeoutSeconds").empty()) {
@@ -598,7 +604,7 @@ HttpResponse RestApi::Create(const Call& call) const {
   ResourceHooks hooks = HooksFor(call.resource);
   if (hooks.defaulting) hooks.defaulting(object);
   if (hooks.validate_create) {
-    std::vector<FieldError> errors = hooks.validate_create(object);
+    std::vector<api::FieldCause> errors = hooks.validate_create(object);
     if (!errors.empty()) return InvalidResponse(call.resource, name, errors);
   }
   if (call.DryRun()) return JsonResponse(201, Serialize(object));
@@ -645,7 +651,7 @@ HttpResponse RestApi::Update(const Call& call) const {
     ResourceHooks hooks = HooksFor(call.resource);
     if (hooks.defaulting) hooks.defaulting(updated);
     if (hooks.validate_update) {
-      std::vector<FieldError> errors = hooks.validate_update(*old, updated);
+      std::vector<api::FieldCause> errors = hooks.validate_update(*old, updated);
       if (!errors.empty()) return InvalidResponse(call.resource, call.name, errors);
     }
   }
@@ -668,7 +674,7 @@ HttpResponse RestApi::Patch(const Call& call) const {
     ResourceHooks hooks = HooksFor(call.resource);
     if (hooks.defaulting) hooks.defaulting(updated);
     if (hooks.validate_update) {
-      std::vector<FieldError> errors = hooks.validate_update(*old, updated);
+      std::vector<api::FieldCause> errors = hooks.validate_update(*old, updated);
       if (!errors.empty()) return InvalidResponse(call.resource, call.name, errors);
     }
   }
@@ -839,8 +845,8 @@ Status RestApi::DeleteNamespaceContents(std::string_view namespace_name) const {
 }
 
 HttpResponse RestApi::DeleteCollection(const Call& call) const {
-  Result<ObjectFilter> filter = ObjectFilter::Parse(call.Param("labelSelector"),
-                                                    call.Param("fieldSelector"));
+  Result<ObjectFilter> filter = ObjectFilter::Parse(
+      call.Param("labelSelector"), call.Param("fieldSelector"), call.resource.plural);
   if (!filter.ok()) return BadRequestResponse(filter.status().message());
   Result<storage::ListResult> current =
       store_.List(StoragePrefix(call.resource, call.namespace_name), {});

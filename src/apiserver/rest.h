@@ -31,8 +31,8 @@ struct ResourceHooks {
   // Fills defaults into an object about to be created or updated.
   std::function<void(boost::json::object& object)> defaulting;
   // Field errors of a new object; any error answers 422 Invalid.
-  std::function<std::vector<FieldError>(const boost::json::object& object)> validate_create;
-  std::function<std::vector<FieldError>(const boost::json::object& old_object,
+  std::function<std::vector<api::FieldCause>(const boost::json::object& object)> validate_create;
+  std::function<std::vector<api::FieldCause>(const boost::json::object& old_object,
                                         const boost::json::object& updated)>
       validate_update;
   // A meta.k8s.io/v1 Table for `Accept: ...;as=Table`; unset answers with the plain objects.
@@ -46,15 +46,16 @@ struct ResourceHooks {
 using PatchFunction = std::function<Result<boost::json::object>(
     std::string_view content_type, const boost::json::object& original, std::string_view patch)>;
 
-// JSON merge patch only; every other patch type is Unimplemented.
-Result<boost::json::object> ApplyMergePatchOnly(std::string_view content_type,
-                                                const boost::json::object& original,
-                                                std::string_view patch);
+// JSON patch, JSON merge patch and strategic merge patch (src/api/patch.h); server-side apply
+// (`application/apply-patch+yaml`) is Unimplemented for now.
+Result<boost::json::object> ApplyPatch(std::string_view content_type,
+                                       const boost::json::object& original,
+                                       std::string_view patch);
 
 struct RestOptions {
   // Hooks of a resource; unset: no hooks anywhere.
   std::function<ResourceHooks(const ResourceInfo&)> hooks;
-  PatchFunction apply_patch = ApplyMergePatchOnly;
+  PatchFunction apply_patch = ApplyPatch;
   // Watches without timeoutSeconds end after this long (clients re-watch).
   std::chrono::seconds default_watch_timeout{1800};
   std::chrono::seconds bookmark_interval{60};

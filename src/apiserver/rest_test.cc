@@ -7,7 +7,6 @@
 #include <boost/json.hpp>
 
 #include "apiserver/discovery.h"
-#include "apiserver/merge_patch.h"
 #include "apiserver/objects.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/temp_dir.h"
@@ -216,10 +215,16 @@ TEST_F(RestTest, ScaleReadsAndMergePatchesReplicas) {
   EXPECT_EQ(deployment.at("metadata").at("generation"), 2);
 }
 
-TEST_F(RestTest, StrategicMergePatchIsUnsupportedUntilThePatchEngineLands) {
-  HttpResponse response = Send("PATCH", "/api/v1/namespaces/default", R"({"metadata":{}})",
+TEST_F(RestTest, StrategicMergePatchMergesAndServerSideApplyIsNotServedYet) {
+  HttpResponse response = Send("PATCH", "/api/v1/namespaces/default",
+                               R"({"metadata":{"labels":{"team":"net"}}})",
                                "application/strategic-merge-patch+json");
-  EXPECT_EQ(response.status, 415);
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(Body(response).at("metadata").at("labels").at("team"), "net");
+  EXPECT_EQ(Body(response).at("metadata").at("name"), "default");
+  EXPECT_EQ(Send("PATCH", "/api/v1/namespaces/default", "{}", "application/apply-patch+yaml")
+                .status,
+            415);
 }
 
 TEST_F(RestTest, DeleteReturnsTheObjectAndThenItIsGone) {
@@ -281,7 +286,7 @@ TEST_F(RestTest, DeletingANamespaceRemovesItAndItsContents) {
   EXPECT_EQ(Send("GET", "/api/v1/namespaces/abc/configmaps/c").status, 404);
 }
 
-TEST_F(RestTest, ListFiltersByLabelEquality) {
+TEST_F(RestTest, ListFiltersByLabelSelector) {
   for (const char* body : {R"({"metadata":{"name":"a","labels":{"app":"x"}}})",
                            R"({"metadata":{"name":"b","labels":{"app":"y"}}})",
                            R"({"metadata":{"name":"c"}})"}) {
@@ -292,7 +297,13 @@ TEST_F(RestTest, ListFiltersByLabelEquality) {
   EXPECT_EQ(selected.at("items").at(0).at("metadata").at("name"), "a");
   json::object negated = Body(Send("GET", "/api/v1/namespaces/default/configmaps?labelSelector=app!%3Dx"));
   EXPECT_EQ(negated.at("items").as_array().size(), 2u);
-  EXPECT_EQ(Send("GET", "/api/v1/namespaces/default/configmaps?labelSelector=app+in+(x)").status,
+  json::object set_based =
+      Body(Send("GET", "/api/v1/namespaces/default/configmaps?labelSelector=app+in+(x,y)"));
+  EXPECT_EQ(set_based.at("items").as_array().size(), 2u);
+  EXPECT_EQ(Send("GET", "/api/v1/namespaces/default/configmaps?labelSelector=app+in+(x").status,
+            400);
+  EXPECT_EQ(Send("GET", "/api/v1/namespaces/default/configmaps?fieldSelector=spec.nodeName%3Dn")
+                .status,
             400);
 }
 
@@ -422,12 +433,37 @@ TEST(DiscoveryTest, AggregatedDiscoveryListsResourcesWithResponseKinds) {
   EXPECT_NE(legacy.body.find(R"("name":"pods/status")"), std::string::npos);
 }
 
-TEST(MergePatchTest, FollowsRfc7386) {
-  json::value target = json::parse(R"({"a":"b","c":{"d":"e","f":"g"}})");
-  json::value patch = json::parse(R"({"a":"z","c":{"f":null}})");
-  EXPECT_EQ(ApplyMergePatch(target, patch), json::parse(R"({"a":"z","c":{"d":"e"}})"));
-  EXPECT_EQ(ApplyMergePatch(json::parse(R"({"a":[1]})"), json::parse(R"({"a":[2]})")),
-            json::parse(R"({"a":[2]})"));
+TEST(ApplyPatchTest, DispatchesOnTheMediaType) {
+  json::object deployment = json::parse(R"({"kind":"Deployment","spec":{"replicas":3,
+      "template":{"spec":{"containers":[{"name":"nginx","image":"nginx:1.22"},
+                                        {"name":"side","image":"busybox"}]}}}})").as_object();
+
+  Result<json::object> merged =
+      ApplyPatch("application/merge-patch+json", deployment, R"({"spec":{"replicas":1}})");
+  ASSERT_TRUE(merged.ok()) << merged.status().ToString();
+  EXPECT_EQ(merged->at("spec").at("replicas"), 1);
+
+  // Strategic merge keeps the other container: containers merge by name.
+  Result<json::object> strategic =
+      ApplyPatch("application/strategic-merge-patch+json", deployment,
+                 R"({"spec":{"template":{"spec":{"containers":[{"name":"nginx","image":"nginx:1.23"}]}}}})");
+  ASSERT_TRUE(strategic.ok()) << strategic.status().ToString();
+  const json::array& containers =
+      strategic->at("spec").at("template").at("spec").at("containers").as_array();
+  ASSERT_EQ(containers.size(), 2u);
+  EXPECT_EQ(containers[0].at("image"), "nginx:1.23");
+  EXPECT_EQ(containers[1].at("image"), "busybox");
+
+  Result<json::object> json_patch = ApplyPatch(
+      "application/json-patch+json", deployment,
+      R"([{"op":"replace","path":"/spec/replicas","value":5}])");
+  ASSERT_TRUE(json_patch.ok()) << json_patch.status().ToString();
+  EXPECT_EQ(json_patch->at("spec").at("replicas"), 5);
+
+  EXPECT_EQ(ApplyPatch("application/apply-patch+yaml", deployment, "{}").status().code(),
+            StatusCode::kUnimplemented);
+  EXPECT_EQ(ApplyPatch("application/merge-patch+json", deployment, "[1]").status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST(ContinueTokenTest, RoundTripsAndRejectsGarbage) {

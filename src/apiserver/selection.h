@@ -1,15 +1,12 @@
-// Which objects a list or watch returns: the labelSelector and fieldSelector query
-// parameters. For now labels support equality only (`k=v`, `k==v`, `k!=v`, comma-joined) and
-// fields metadata.name / metadata.namespace; the full selector language (set-based, per
-// resource fields) lives in api/selectors.h and replaces Parse's internals once it lands,
-// without changing this interface.
+// Which objects a list, watch or deletecollection touches: the labelSelector and
+// fieldSelector query parameters, evaluated with src/api's selector language (set-based label
+// requirements; the fields each resource supports).
 #pragma once
 
 #include <boost/json/object.hpp>
-#include <string>
 #include <string_view>
-#include <vector>
 
+#include "api/selectors.h"
 #include "common/status.h"
 
 namespace kelp::apiserver {
@@ -18,21 +15,17 @@ class ObjectFilter {
  public:
   ObjectFilter() = default;  // matches everything
 
-  // InvalidArgument with Kubernetes' wording for selectors it cannot evaluate.
+  // InvalidArgument with Kubernetes' wording for selectors that do not parse or name a field
+  // `resource` (plural) cannot be selected by.
   static Result<ObjectFilter> Parse(std::string_view label_selector,
-                                    std::string_view field_selector);
+                                    std::string_view field_selector, std::string_view resource);
 
-  bool Empty() const { return labels_.empty() && fields_.empty(); }
+  bool Empty() const { return labels_.Empty() && fields_.Empty(); }
   bool Matches(const boost::json::object& object) const;
 
  private:
-  struct Term {
-    std::string key;
-    bool negated = false;
-    std::string value;
-  };
-  std::vector<Term> labels_;
-  std::vector<Term> fields_;  // key is "metadata.name" or "metadata.namespace"
+  api::LabelSelector labels_;
+  api::FieldSelector fields_;
 };
 
 }  // namespace kelp::apiserver

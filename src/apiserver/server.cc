@@ -7,6 +7,8 @@
 #include <spdlog/spdlog.h>
 
 #include "api/printers.h"
+#include "api/defaults.h"
+#include "api/validation.h"
 #include "apiserver/core_routes.h"
 #include "apiserver/discovery.h"
 #include "apiserver/https_server.h"
@@ -30,8 +32,20 @@ Router StoragelessRoutes() {
 }
 
 // src/api's pieces as ResourceHooks. Validation and defaulting join once they land there.
+// src/api's per-resource behaviour: Kubernetes' defaulting, validation and Table columns.
 ResourceHooks ApiHooks(const ResourceInfo& resource, const Clock& clock) {
   ResourceHooks hooks;
+  hooks.defaulting = [&resource](boost::json::object& object) {
+    api::ApplyDefaults(resource.group, resource.plural, object);
+  };
+  hooks.validate_create = [&resource](const boost::json::object& object) {
+    return api::ValidateObject(resource.group, resource.plural, object, resource.namespaced);
+  };
+  hooks.validate_update = [&resource](const boost::json::object& old_object,
+                                      const boost::json::object& updated) {
+    return api::ValidateUpdate(resource.group, resource.plural, old_object, updated,
+                               resource.namespaced);
+  };
   hooks.print_table = [&resource, &clock](const std::vector<const boost::json::object*>& objects,
                                           const TableRequest& request)
       -> Result<boost::json::object> {
