@@ -354,7 +354,15 @@ Result<std::unique_ptr<ChildProcess>> SubprocessRunner::Start(const ProcessReque
   if (!request.stdin_data.empty() || request.timeout.has_value()) {
     return InvalidArgumentError("start: stdin_data and timeout are only supported by Run");
   }
-  KELP_ASSIGN_OR_RETURN(std::unique_ptr<SubprocessChild> child, Spawn(request, ChildStdio{}));
+  UniqueFd output;
+  if (!request.output_file.empty()) {
+    output.reset(::open(request.output_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                        0644));
+    if (!output.valid()) return ErrnoStatus("open " + request.output_file, errno);
+  }
+  KELP_ASSIGN_OR_RETURN(
+      std::unique_ptr<SubprocessChild> child,
+      Spawn(request, ChildStdio{.stdout_fd = output.get(), .stderr_fd = output.get()}));
   return std::unique_ptr<ChildProcess>(std::move(child));
 }
 

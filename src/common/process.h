@@ -26,6 +26,9 @@ struct ProcessRequest {
   std::optional<std::chrono::milliseconds> timeout;
   // Empty means kelp's own working directory.
   std::string working_dir;
+  // Start only: the child's stdout and stderr are appended to this file (created 0644);
+  // empty shares kelp's own stdout and stderr.
+  std::string output_file;
 };
 
 struct ProcessResult {
@@ -70,7 +73,8 @@ class ProcessRunner {
   // is a ProcessResult with its exit code or signal.
   virtual Result<ProcessResult> Run(const ProcessRequest& request) = 0;
 
-  // Starts a long-running child with stdin on /dev/null and stdout/stderr shared with kelp.
+  // Starts a long-running child with stdin on /dev/null and stdout/stderr shared with kelp,
+  // or appended to `request.output_file`.
   // `request.stdin_data` and `request.timeout` must be empty (InvalidArgument otherwise).
   virtual Result<std::unique_ptr<ChildProcess>> Start(const ProcessRequest& request) = 0;
 };

@@ -176,6 +176,22 @@ TEST_F(SubprocessRunnerTest, StartedChildReportsExit) {
   EXPECT_EQ((*child)->Wait(0ms).value_or(ProcessExit{}).exit_code, 7);
 }
 
+TEST_F(SubprocessRunnerTest, StartedChildAppendsItsOutputToTheOutputFile) {
+  testing::ScopedTempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string log = (dir.path() / "child.log").string();
+  ASSERT_TRUE(WriteFileAtomic(log, "earlier\n").ok());
+  ProcessRequest request = Shell("echo out; echo err >&2");
+  request.output_file = log;
+  Result<std::unique_ptr<ChildProcess>> child = runner_.Start(request);
+  ASSERT_TRUE(child.ok()) << child.status().ToString();
+  ASSERT_TRUE((*child)->Wait(std::nullopt).ok());
+  EXPECT_EQ(ReadFile(log).value_or(""), "earlier\nout\nerr\n");
+
+  request.output_file = (dir.path() / "missing-dir" / "x.log").string();
+  EXPECT_EQ(runner_.Start(request).status().code(), StatusCode::kNotFound);
+}
+
 TEST_F(SubprocessRunnerTest, StartedChildRunsUntilTerminated) {
   Result<std::unique_ptr<ChildProcess>> child = runner_.Start({.argv = {"/bin/sleep", "60"}});
   ASSERT_TRUE(child.ok()) << child.status().ToString();
