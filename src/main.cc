@@ -36,6 +36,18 @@ void AddServerFlags(CLI::App& cmd, kelp::apiserver::ServerOptions& options) {
                  "Cluster token (default: <data-dir>/token, generated once)");
   cmd.add_option("--write-kubeconfig", options.write_kubeconfig,
                  "Where to write the admin kubeconfig (default <data-dir>/kubeconfig.yaml)");
+  cmd.add_option("--cluster-cidr", options.cluster_cidr, "IPv4 network for pod IPs")
+      ->capture_default_str();
+  cmd.add_option("--service-cidr", options.service_cidr, "IPv4 network for Service ClusterIPs")
+      ->capture_default_str();
+  cmd.add_option("--service-node-port-range", options.service_node_port_range,
+                 "Port range reserved for NodePort Services")
+      ->capture_default_str();
+  cmd.add_option("--flannel-backend", options.flannel_backend,
+                 "One of vxlan, host-gw, udp or none")
+      ->capture_default_str();
+  cmd.add_flag("--disable-agent", options.disable_agent,
+               "Do not run the embedded agent (there is none yet)");
 }
 
 int ServeApi(const kelp::apiserver::ServerOptions& options) {

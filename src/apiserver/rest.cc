@@ -12,6 +12,7 @@
 
 #include "api/protobuf_decode.h"
 #include "api/patch.h"
+#include "apiserver/allocator.h"
 #include "apiserver/objects.h"
 #include "apiserver/selection.h"
 #include "apiserver/watch.h"
@@ -272,6 +273,30 @@ std::string_view VerbOf(std::string_view method, bool has_name, bool watch) {
 
 bool Allows(const std::vector<std::string>& verbs, std::string_view verb) {
   return std::find(verbs.begin(), verbs.end(), verb) != verbs.end();
+}
+
+// Storing `object` ends its life: it is being deleted and its last finalizer is gone (pods
+// and namespaces finish deleting through their own paths).
+bool CompletesDeletion(const ResourceInfo& resource, const json::object& object) {
+  return BeingDeleted(object) && !HasFinalizers(object) && !IsResource(resource, "", "pods") &&
+         !IsResource(resource, "", "namespaces");
+}
+
+bool AllocatesFor(const ServiceAllocator* allocator, const ResourceInfo& resource) {
+  return allocator != nullptr && IsResource(resource, "", "services");
+}
+
+// A refused Service admission as Kubernetes answers it: 422 Invalid, or 500 for a full range.
+HttpResponse AdmissionFailureResponse(const ServiceAdmission& admission,
+                                      const ResourceInfo& resource, std::string_view name) {
+  if (!admission.invalid.empty()) return InvalidResponse(resource, name, admission.invalid);
+  return StoreErrorResponse(admission.failure, resource, name);
+}
+
+// Frees the ClusterIP and NodePorts of a Service that was just deleted from the store.
+void ReleaseIfService(ServiceAllocator* allocator, const ResourceInfo& resource,
+                      const json::object& object) {
+  if (AllocatesFor(allocator, resource)) allocator->Release(object);
 }
 
 }  // namespace
@@ -607,10 +632,17 @@ HttpResponse RestApi::Create(const Call& call) const {
     std::vector<api::FieldCause> errors = hooks.validate_create(object);
     if (!errors.empty()) return InvalidResponse(call.resource, name, errors);
   }
+  ServiceAllocation allocation;  // given back by its destructor unless committed
+  if (AllocatesFor(options_.service_allocator, call.resource)) {
+    ServiceAdmission admission = options_.service_allocator->Admit(object, nullptr);
+    if (!admission.ok()) return AdmissionFailureResponse(admission, call.resource, name);
+    allocation = std::move(admission.allocation);
+  }
   if (call.DryRun()) return JsonResponse(201, Serialize(object));
   Result<int64_t> revision =
       store_.Create(StorageKey(call.resource, call.namespace_name, name), EncodeForStore(object));
   if (!revision.ok()) return StoreErrorResponse(revision.status(), call.resource, name);
+  allocation.Commit();
   Metadata(object)["resourceVersion"] = std::to_string(*revision);
   return JsonResponse(201, Serialize(object));
 }
@@ -618,8 +650,7 @@ HttpResponse RestApi::Create(const Call& call) const {
 HttpResponse RestApi::Persist(const Call& call, json::object updated, int64_t mod_revision) const {
   if (call.DryRun()) return JsonResponse(200, Serialize(updated));
   Result<int64_t> revision = 0;
-  if (BeingDeleted(updated) && !HasFinalizers(updated) &&
-      !IsResource(call.resource, "", "pods") && !IsResource(call.resource, "", "namespaces")) {
+  if (CompletesDeletion(call.resource, updated)) {
     // The last finalizer is gone: the deletion the client asked for earlier completes now.
     revision = store_.Delete(call.Key(), mod_revision);
   } else {
@@ -628,6 +659,24 @@ HttpResponse RestApi::Persist(const Call& call, json::object updated, int64_t mo
   if (!revision.ok()) return StoreErrorResponse(revision.status(), call.resource, call.name);
   Metadata(updated)["resourceVersion"] = std::to_string(*revision);
   return JsonResponse(200, Serialize(updated));
+}
+
+HttpResponse RestApi::AdmitAndPersist(const Call& call, const json::object& old,
+                                      json::object updated, int64_t mod_revision) const {
+  ServiceAllocator* allocator = options_.service_allocator;
+  if (!AllocatesFor(allocator, call.resource) || !call.subresource.empty()) {
+    return Persist(call, std::move(updated), mod_revision);
+  }
+  if (CompletesDeletion(call.resource, updated)) {
+    HttpResponse response = Persist(call, std::move(updated), mod_revision);
+    if (response.status == 200 && !call.DryRun()) allocator->Release(old);
+    return response;
+  }
+  ServiceAdmission admission = allocator->Admit(updated, &old);
+  if (!admission.ok()) return AdmissionFailureResponse(admission, call.resource, call.name);
+  HttpResponse response = Persist(call, std::move(updated), mod_revision);
+  if (response.status == 200 && !call.DryRun()) admission.allocation.Commit();
+  return response;
 }
 
 HttpResponse RestApi::Update(const Call& call) const {
@@ -655,7 +704,7 @@ HttpResponse RestApi::Update(const Call& call) const {
       if (!errors.empty()) return InvalidResponse(call.resource, call.name, errors);
     }
   }
-  return Persist(call, std::move(updated), kv->mod_revision);
+  return AdmitAndPersist(call, *old, std::move(updated), kv->mod_revision);
 }
 
 HttpResponse RestApi::Patch(const Call& call) const {
@@ -678,7 +727,7 @@ HttpResponse RestApi::Patch(const Call& call) const {
       if (!errors.empty()) return InvalidResponse(call.resource, call.name, errors);
     }
   }
-  return Persist(call, std::move(updated), kv->mod_revision);
+  return AdmitAndPersist(call, *old, std::move(updated), kv->mod_revision);
 }
 
 HttpResponse RestApi::GetScale(const Call& call) const {
@@ -819,6 +868,7 @@ Result<json::object> RestApi::DeleteObject(const Call& call, const storage::KeyV
     return object;
   }
   KELP_ASSIGN_OR_RETURN(int64_t revision, store_.Delete(key, kv.mod_revision));
+  ReleaseIfService(options_.service_allocator, call.resource, object);
   Metadata(object)["resourceVersion"] = std::to_string(revision);
   return object;
 }
@@ -835,6 +885,9 @@ Status RestApi::DeleteNamespaceContents(std::string_view namespace_name) const {
       Result<json::object> object = DecodeStoredObject(kv, resource);
       if (object.ok() && HasFinalizers(*object)) continue;  // waits for its finalizers
       Status deleted = store_.Delete(kv.key, kv.mod_revision).status();
+      if (deleted.ok() && object.ok()) {
+        ReleaseIfService(options_.service_allocator, resource, *object);
+      }
       if (!deleted.ok() && deleted.code() != StatusCode::kNotFound &&
           deleted.code() != StatusCode::kConflict) {
         return deleted;

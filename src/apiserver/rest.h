@@ -20,6 +20,8 @@
 
 namespace kelp::apiserver {
 
+class ServiceAllocator;
+
 // What a Table is asked for, beside the objects.
 struct TableRequest {
   std::string include_object;  // the includeObject query parameter ("" = Metadata)
@@ -56,6 +58,8 @@ struct RestOptions {
   // Hooks of a resource; unset: no hooks anywhere.
   std::function<ResourceHooks(const ResourceInfo&)> hooks;
   PatchFunction apply_patch = ApplyPatch;
+  // ClusterIPs and NodePorts of Services (allocator.h); null: Services get none.
+  ServiceAllocator* service_allocator = nullptr;
   // Watches without timeoutSeconds end after this long (clients re-watch).
   std::chrono::seconds default_watch_timeout{1800};
   std::chrono::seconds bookmark_interval{60};
@@ -92,6 +96,9 @@ class RestApi {
   // Stores `updated` over the object at `mod_revision` (or deletes it when it is being
   // deleted and its last finalizer is gone) and answers with the result.
   HttpResponse Persist(const Call& call, boost::json::object updated, int64_t mod_revision) const;
+  // Persist, with a Service's ClusterIP/NodePorts admitted first and committed once stored.
+  HttpResponse AdmitAndPersist(const Call& call, const boost::json::object& old,
+                               boost::json::object updated, int64_t mod_revision) const;
   // Deletes one object (grace periods, finalizers, namespace contents); the object is `kv`.
   Result<boost::json::object> DeleteObject(const Call& call, const storage::KeyValue& kv,
                                            int64_t grace_seconds) const;

@@ -9,6 +9,7 @@
 #include "api/printers.h"
 #include "api/defaults.h"
 #include "api/validation.h"
+#include "apiserver/allocator.h"
 #include "apiserver/core_routes.h"
 #include "apiserver/discovery.h"
 #include "apiserver/https_server.h"
@@ -60,6 +61,20 @@ ResourceHooks ApiHooks(const ResourceInfo& resource, const Clock& clock) {
   return hooks;
 }
 
+// Checks the network flags before anything touches the data directory; returns what the
+// Service allocator needs.
+Result<ServiceNetwork> ParseNetworkOptions(const ServerOptions& options) {
+  if (Result<Ipv4Cidr> cluster = ParseIpv4Cidr(options.cluster_cidr); !cluster.ok()) {
+    return InvalidArgumentError("--cluster-cidr " + cluster.status().message());
+  }
+  const std::string& backend = options.flannel_backend;
+  if (backend != "vxlan" && backend != "host-gw" && backend != "udp" && backend != "none") {
+    return InvalidArgumentError("--flannel-backend " + backend +
+                                ": must be one of vxlan, host-gw, udp, none");
+  }
+  return ParseServiceNetwork(options.service_cidr, options.service_node_port_range);
+}
+
 }  // namespace
 
 RequestHandler BuildRequestPipeline(const std::string& token, Router routes) {
@@ -78,6 +93,7 @@ RequestHandler BuildRequestPipeline(const std::string& token) {
 
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
                                               std::vector<int> stop_signals) {
+  KELP_ASSIGN_OR_RETURN(ServiceNetwork network, ParseNetworkOptions(options));
   const std::filesystem::path data_dir = options.data_dir;
   KELP_RETURN_IF_ERROR(CreateDirectories(data_dir, 0700));
   KELP_ASSIGN_OR_RETURN(
@@ -91,12 +107,16 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
   KELP_RETURN_IF_ERROR(CreateDirectories(data_dir / "db", 0700));
   KELP_ASSIGN_OR_RETURN(server->store_,
                         storage::sqlite::SqliteStore::Open((data_dir / "db" / "state.db").string()));
+  // Rebuilt from the stored Services before serving, so no address or port is handed out twice.
+  server->allocator_ = std::make_unique<ServiceAllocator>(network);
+  KELP_RETURN_IF_ERROR(RestoreServiceAllocations(*server->store_, *server->allocator_));
   const Clock& clock = server->clock_;
   server->rest_ = std::make_unique<RestApi>(
       *server->store_, clock,
       RestOptions{.hooks = [&clock](const ResourceInfo& resource) {
-        return ApiHooks(resource, clock);
-      }});
+                    return ApiHooks(resource, clock);
+                  },
+                  .service_allocator = server->allocator_.get()});
   KELP_RETURN_IF_ERROR(server->rest_->EnsureDefaultNamespaces());
   Router routes = StoragelessRoutes();
   server->rest_->AddRoutes(routes);
@@ -137,6 +157,7 @@ void Server::Wait() {
 }
 
 Status RunServer(const ServerOptions& options) {
+  if (options.disable_agent) spdlog::info("--disable-agent: kelp has no embedded agent yet");
   KELP_ASSIGN_OR_RETURN(std::unique_ptr<Server> server,
                         Server::Start(options, {SIGTERM, SIGINT}));
   spdlog::info("serving the Kubernetes API on https://{}:{}", options.bind_address,

@@ -19,6 +19,7 @@ namespace kelp::apiserver {
 
 class HttpsServer;
 class RestApi;
+class ServiceAllocator;
 
 struct ServerOptions {
   std::string data_dir = "/var/lib/kelp/server";
@@ -28,6 +29,11 @@ struct ServerOptions {
   std::vector<std::string> tls_sans;  // extra IPs / DNS names for the serving certificate
   std::string token;  // cluster bearer token; empty: <data-dir>/token, created once
   std::string write_kubeconfig;  // empty: <data-dir>/kubeconfig.yaml
+  std::string cluster_cidr = "10.244.0.0/16";  // pod network; validated, used by node IPAM later
+  std::string service_cidr = "10.96.0.0/12";   // ClusterIPs (allocator.h)
+  std::string service_node_port_range = "30000-32767";
+  std::string flannel_backend = "vxlan";  // vxlan | host-gw | udp | none; for the agent later
+  bool disable_agent = false;  // accepted; there is no embedded agent yet
 };
 
 class Server {
@@ -53,6 +59,7 @@ class Server {
   // handlers and the store it calls into.
   RealClock clock_;
   std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<ServiceAllocator> allocator_;
   std::unique_ptr<RestApi> rest_;
   std::unique_ptr<HttpsServer> https_;
   std::filesystem::path kubeconfig_path_;
