@@ -13,7 +13,9 @@
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
+#include <regex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/file.h"
@@ -293,6 +295,79 @@ TEST_F(KubectlCompatTest, RestartKeepsObjectsAndResourceVersions) {
   EXPECT_EQ(KubectlOk({"get", "cm", "c1", "-n", "abc", "-o",
                        "jsonpath={.metadata.resourceVersion}/{.data.a}"}),
             before);
+}
+
+// Services: ClusterIP and NodePort allocation as kubectl sees it.
+class KubectlServiceTest : public KubectlCompatTest {
+ protected:
+  // `kubectl create namespace abc` + `create deployment nginx1` in it.
+  void CreateNginxDeployment() {
+    KubectlOk({"create", "namespace", "abc"});
+    KubectlOk({"create", "deployment", "nginx1", "--image=nginx:1.22", "-n", "abc"});
+  }
+
+  // {clusterIP, nodePort} of Service `name` in abc.
+  std::pair<std::string, std::string> ClusterIpAndNodePort(const std::string& name) {
+    std::string both = KubectlOk({"get", "svc", name, "-n", "abc", "-o",
+                                  "jsonpath={.spec.clusterIP} {.spec.ports[0].nodePort}"});
+    const size_t space = both.find(' ');
+    if (space == std::string::npos) return {both, ""};
+    return {both.substr(0, space), both.substr(space + 1)};
+  }
+};
+
+TEST_F(KubectlServiceTest, ExposeNodePortShowsClusterIpAndNodePort) {
+  CreateNginxDeployment();
+  EXPECT_EQ(KubectlOk({"expose", "deployment", "nginx1", "--port=80", "--type=NodePort", "-n",
+                       "abc"}),
+            "service/nginx1 exposed\n");
+  const std::string table = KubectlOk({"get", "svc", "-n", "abc"});
+  EXPECT_TRUE(std::regex_search(
+      table, std::regex(R"(nginx1\s+NodePort\s+10\.(9[6-9]|10\d|11[01])\.\d+\.\d+\s+<none>\s+80:3\d{4}/TCP)")))
+      << table;
+
+  KubectlOk({"expose", "deployment", "nginx1", "--name=nginx2", "--port=80", "--type=NodePort",
+             "-n", "abc"});
+  const auto [first_ip, first_port] = ClusterIpAndNodePort("nginx1");
+  const auto [second_ip, second_port] = ClusterIpAndNodePort("nginx2");
+  EXPECT_NE(first_ip, second_ip);
+  EXPECT_NE(first_port, second_port);
+}
+
+TEST_F(KubectlServiceTest, DeletedServiceCanBeExposedAgain) {
+  CreateNginxDeployment();
+  KubectlOk({"expose", "deployment", "nginx1", "--port=80", "--type=NodePort", "-n", "abc"});
+  EXPECT_EQ(KubectlOk({"delete", "svc", "nginx1", "-n", "abc"}), "service \"nginx1\" deleted\n");
+  EXPECT_EQ(KubectlOk({"expose", "deployment", "nginx1", "--port=80", "--type=NodePort", "-n",
+                       "abc"}),
+            "service/nginx1 exposed\n");
+}
+
+TEST_F(KubectlServiceTest, RestartKeepsServiceAllocations) {
+  CreateNginxDeployment();
+  KubectlOk({"expose", "deployment", "nginx1", "--port=80", "--type=NodePort", "-n", "abc"});
+  const auto [ip, node_port] = ClusterIpAndNodePort("nginx1");
+  StartServer();
+  ASSERT_NE(server_, nullptr);
+  Result<CommandResult> same_ip = Kubectl(
+      server_->kubeconfig_path(),
+      {"create", "service", "clusterip", "other", "--clusterip=" + ip, "--tcp=80:80", "-n", "abc"});
+  ASSERT_TRUE(same_ip.ok());
+  EXPECT_NE(same_ip->exit_code, 0);
+  EXPECT_NE(same_ip->output.find("spec.clusterIPs: Invalid value: []string{\"" + ip +
+                                 "\"}: failed to allocate IP " + ip +
+                                 ": provided IP is already allocated"),
+            std::string::npos)
+      << same_ip->output;
+  Result<CommandResult> same_port = Kubectl(
+      server_->kubeconfig_path(), {"create", "service", "nodeport", "other", "--tcp=80:80",
+                                   "--node-port=" + node_port, "-n", "abc"});
+  ASSERT_TRUE(same_port.ok());
+  EXPECT_NE(same_port->exit_code, 0);
+  EXPECT_NE(same_port->output.find("spec.ports[0].nodePort: Invalid value: " + node_port +
+                                   ": provided port is already allocated"),
+            std::string::npos)
+      << same_port->output;
 }
 
 }  // namespace
