@@ -11,6 +11,7 @@
 #include <ctime>
 #include <random>
 
+#include "api/conversion.h"
 #include "common/json.h"
 
 namespace kelp::apiserver {
@@ -50,18 +51,30 @@ Result<std::string> Unbase64(std::string_view text) {
   return out;
 }
 
+std::string MemberString(const json::object& object, std::string_view key) {
+  const json::value* value = object.if_contains(key);
+  return value && value->is_string() ? std::string(value->as_string()) : "";
+}
+
 }  // namespace
 
 Result<json::object> DecodeStoredObject(const storage::KeyValue& kv, const ResourceInfo& resource) {
   KELP_ASSIGN_OR_RETURN(json::object object, ParseJsonObject(kv.value));
-  object["apiVersion"] = resource.ApiVersion();
   object["kind"] = resource.kind;
+  // Stored in the kind's storage version (its stored apiVersion says which); served as asked.
+  object = api::ConvertToVersion(std::move(object), resource.ApiVersion());
   Metadata(object)["resourceVersion"] = std::to_string(kv.mod_revision);
   return object;
 }
 
 std::string EncodeForStore(json::object object) {
   Metadata(object).erase("resourceVersion");
+  const std::string api_version = MemberString(object, "apiVersion");
+  if (api_version.empty()) return SerializeJson(object);
+  const size_t slash = api_version.find('/');
+  const std::string group = slash == std::string::npos ? "" : api_version.substr(0, slash);
+  object = api::ConvertToVersion(
+      std::move(object), api::StorageApiVersion(group, MemberString(object, "kind"), api_version));
   return SerializeJson(object);
 }
 

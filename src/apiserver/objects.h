@@ -16,11 +16,12 @@
 
 namespace kelp::apiserver {
 
-// The stored value of `kv` as the API returns it: apiVersion/kind of `resource`,
-// metadata.resourceVersion = kv.mod_revision.
+// The stored value of `kv` as the API returns it: converted to the version of `resource`
+// (api/conversion.h), metadata.resourceVersion = kv.mod_revision.
 Result<boost::json::object> DecodeStoredObject(const storage::KeyValue& kv,
                                                const ResourceInfo& resource);
-// The value to store: `object` without metadata.resourceVersion.
+// The value to store: `object` in its kind's storage version, without
+// metadata.resourceVersion.
 std::string EncodeForStore(boost::json::object object);
 
 // metadata of `object`, created when absent or not an object.

@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 
+#include "api/apply.h"
 #include "api/protobuf_decode.h"
 #include "api/patch.h"
 #include "apiserver/allocator.h"
@@ -28,6 +29,7 @@ constexpr std::string_view kProtobufMediaType = "application/vnd.kubernetes.prot
 constexpr std::string_view kMergePatchMediaType = "application/merge-patch+json";
 constexpr std::string_view kJsonPatchMediaType = "application/json-patch+json";
 constexpr std::string_view kStrategicMergePatchMediaType = "application/strategic-merge-patch+json";
+constexpr std::string_view kApplyPatchMediaType = "application/apply-patch+yaml";
 constexpr std::string_view kUnknownBodyFormat =
     "the body of the request was in an unknown format - accepted media types include: "
     "application/json, application/yaml, application/vnd.kubernetes.protobuf";
@@ -299,6 +301,27 @@ void ReleaseIfService(ServiceAllocator* allocator, const ResourceInfo& resource,
   if (AllocatesFor(allocator, resource)) allocator->Release(object);
 }
 
+// An applied configuration must describe the object of the URL: its kind, apiVersion and name
+// (each may be left out). Kubernetes answers a mismatch with 400 BadRequest.
+std::optional<HttpResponse> CheckAppliedIdentity(const ResourceInfo& resource,
+                                                 std::string_view url_name,
+                                                 const json::object& applied) {
+  Result<std::optional<std::string>> kind = FindString(applied, "kind");
+  Result<std::optional<std::string>> api_version = FindString(applied, "apiVersion");
+  if (!kind.ok() || !api_version.ok() || (*kind && **kind != resource.kind) ||
+      (*api_version && **api_version != resource.ApiVersion())) {
+    return BadRequestResponse("the object provided is unrecognized (must be of type " +
+                              resource.kind + " " + resource.ApiVersion() + ")");
+  }
+  std::string name = MetadataString(applied, "name");
+  if (!name.empty() && name != url_name) {
+    return BadRequestResponse("the name of the object (" + name +
+                              ") does not match the name on the URL (" + std::string(url_name) +
+                              ")");
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Result<json::object> ApplyPatch(std::string_view content_type, const json::object& original,
@@ -311,6 +334,10 @@ Result<json::object> ApplyPatch(std::string_view content_type, const json::objec
     result = api::ApplyMergePatch(original, patch);
   } else if (content_type == kStrategicMergePatchMediaType) {
     result = api::ApplyStrategicMergePatch(original, patch, api::KubernetesPatchSchema());
+  } else if (content_type == kApplyPatchMediaType) {
+    Result<json::object> applied = api::ParseApplyConfiguration(patch);
+    if (!applied.ok()) return applied.status();
+    return api::MergeApplyConfiguration(original, *applied, api::KubernetesPatchSchema());
   }
   if (!result.ok()) return result.status();
   if (!result->is_object()) return InvalidArgumentError("the patch must be a JSON object");
@@ -708,7 +735,18 @@ HttpResponse RestApi::Update(const Call& call) const {
 }
 
 HttpResponse RestApi::Patch(const Call& call) const {
+  const bool apply = MediaType(call.request) == kApplyPatchMediaType;
+  if (apply) {
+    Result<json::object> applied = api::ParseApplyConfiguration(call.request.body);
+    if (!applied.ok()) return StoreErrorResponse(applied.status(), call.resource, call.name);
+    if (std::optional<HttpResponse> refused = CheckAppliedIdentity(call.resource, call.name, *applied)) {
+      return *refused;
+    }
+  }
   Result<storage::KeyValue> kv = store_.Get(call.Key());
+  if (!kv.ok() && apply && kv.status().code() == StatusCode::kNotFound && call.subresource.empty()) {
+    return CreateByApply(call);
+  }
   if (!kv.ok()) return StoreErrorResponse(kv.status(), call.resource, call.name);
   Result<json::object> old = DecodeStoredObject(*kv, call.resource);
   if (!old.ok()) return StoreErrorResponse(InternalError(old.status().message()), call.resource, call.name);
@@ -728,6 +766,20 @@ HttpResponse RestApi::Patch(const Call& call) const {
     }
   }
   return AdmitAndPersist(call, *old, std::move(updated), kv->mod_revision);
+}
+
+HttpResponse RestApi::CreateByApply(const Call& call) const {
+  Result<json::object> applied = api::ParseApplyConfiguration(call.request.body);
+  if (!applied.ok()) return StoreErrorResponse(applied.status(), call.resource, call.name);
+  Metadata(*applied)["name"] = call.name;
+  // Through Create as a JSON body, so an applied object is admitted like a POSTed one.
+  HttpRequest create = call.request;
+  create.method = "POST";
+  create.headers["content-type"] = "application/json";
+  create.body = Serialize(*applied);
+  Call create_call{.request = create, .resource = call.resource,
+                   .namespace_name = call.namespace_name, .name = call.name, .query = call.query};
+  return Create(create_call);
 }
 
 HttpResponse RestApi::GetScale(const Call& call) const {

@@ -48,8 +48,9 @@ struct ResourceHooks {
 using PatchFunction = std::function<Result<boost::json::object>(
     std::string_view content_type, const boost::json::object& original, std::string_view patch)>;
 
-// JSON patch, JSON merge patch and strategic merge patch (src/api/patch.h); server-side apply
-// (`application/apply-patch+yaml`) is Unimplemented for now.
+// JSON patch, JSON merge patch and strategic merge patch (src/api/patch.h), and server-side
+// apply (`application/apply-patch+yaml`, src/api/apply.h: merged as a strategic merge patch;
+// managedFields and conflicts are not tracked, so `force` changes nothing).
 Result<boost::json::object> ApplyPatch(std::string_view content_type,
                                        const boost::json::object& original,
                                        std::string_view patch);
@@ -87,6 +88,8 @@ class RestApi {
   HttpResponse Create(const Call& call) const;
   HttpResponse Update(const Call& call) const;
   HttpResponse Patch(const Call& call) const;
+  // Server-side apply of an absent object: created from the applied configuration (201).
+  HttpResponse CreateByApply(const Call& call) const;
   HttpResponse Delete(const Call& call) const;
   HttpResponse DeleteCollection(const Call& call) const;
   HttpResponse GetScale(const Call& call) const;

@@ -215,16 +215,93 @@ TEST_F(RestTest, ScaleReadsAndMergePatchesReplicas) {
   EXPECT_EQ(deployment.at("metadata").at("generation"), 2);
 }
 
-TEST_F(RestTest, StrategicMergePatchMergesAndServerSideApplyIsNotServedYet) {
+TEST_F(RestTest, StrategicMergePatchMerges) {
   HttpResponse response = Send("PATCH", "/api/v1/namespaces/default",
                                R"({"metadata":{"labels":{"team":"net"}}})",
                                "application/strategic-merge-patch+json");
   ASSERT_EQ(response.status, 200) << response.body;
   EXPECT_EQ(Body(response).at("metadata").at("labels").at("team"), "net");
   EXPECT_EQ(Body(response).at("metadata").at("name"), "default");
-  EXPECT_EQ(Send("PATCH", "/api/v1/namespaces/default", "{}", "application/apply-patch+yaml")
-                .status,
-            415);
+}
+
+TEST_F(RestTest, ServerSideApplyCreatesWhenAbsentThenMergesIntoTheLiveObject) {
+  const std::string target =
+      "/api/v1/namespaces/default/configmaps/settings?fieldManager=kubectl&fieldValidation=Strict";
+  HttpResponse created = Send("PATCH", target, R"(apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  color: blue
+  size: "3"
+)", "application/apply-patch+yaml");
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(Body(created).at("metadata").at("namespace"), "default");
+  EXPECT_FALSE(Body(created).at("metadata").at("uid").as_string().empty());
+
+  HttpResponse updated = Send("PATCH", target + "&force=true",
+                              R"({"apiVersion":"v1","kind":"ConfigMap",
+                                  "metadata":{"name":"settings","labels":{"team":"net"}},
+                                  "data":{"color":"green"}})",
+                              "application/apply-patch+yaml");
+  ASSERT_EQ(updated.status, 200) << updated.body;
+  HttpResponse got = Send("GET", "/api/v1/namespaces/default/configmaps/settings");
+  json::object config = Body(got);
+  EXPECT_EQ(config.at("data").at("color"), "green");
+  EXPECT_EQ(config.at("data").at("size"), "3");  // no field ownership: other keys stay
+  EXPECT_EQ(config.at("metadata").at("labels").at("team"), "net");
+  EXPECT_EQ(config.at("metadata").at("uid"), Body(created).at("metadata").at("uid"));
+}
+
+TEST_F(RestTest, ServerSideApplyOfAnotherNameOrKindIsBadRequest) {
+  const std::string target = "/api/v1/namespaces/default/configmaps/settings";
+  EXPECT_EQ(Send("PATCH", target, R"({"kind":"ConfigMap","metadata":{"name":"other"}})",
+                 "application/apply-patch+yaml").status,
+            400);
+  EXPECT_EQ(Send("PATCH", target, R"({"apiVersion":"apps/v1","kind":"Deployment"})",
+                 "application/apply-patch+yaml").status,
+            400);
+  EXPECT_EQ(Send("PATCH", target, "- not a map", "application/apply-patch+yaml").status, 400);
+  EXPECT_EQ(Send("GET", target).status, 404);
+}
+
+TEST_F(RestTest, HpaIsStoredAsV2AndServedInTheVersionAsked) {
+  CreateNamespace("abc");
+  HttpResponse created = Send("POST", "/apis/autoscaling/v1/namespaces/abc/horizontalpodautoscalers",
+      R"({"apiVersion":"autoscaling/v1","kind":"HorizontalPodAutoscaler",
+          "metadata":{"name":"nginx1"},
+          "spec":{"scaleTargetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"nginx1"},
+                  "minReplicas":1,"maxReplicas":5,"targetCPUUtilizationPercentage":50}})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(Body(created).at("spec").at("targetCPUUtilizationPercentage"), 50);
+
+  Result<storage::KeyValue> kv =
+      store_->Get("/registry/autoscaling/horizontalpodautoscalers/abc/nginx1");
+  ASSERT_TRUE(kv.ok());
+  json::object stored = json::parse(kv->value).as_object();
+  EXPECT_EQ(stored.at("apiVersion"), "autoscaling/v2");
+  EXPECT_EQ(stored.at("spec").at("metrics").at(0).at("resource").at("target")
+                .at("averageUtilization"), 50);
+
+  HttpResponse v2 = Send("GET", "/apis/autoscaling/v2/namespaces/abc/horizontalpodautoscalers");
+  ASSERT_EQ(v2.status, 200) << v2.body;
+  json::object item = Body(v2).at("items").at(0).as_object();
+  EXPECT_EQ(item.at("apiVersion"), "autoscaling/v2");
+  EXPECT_EQ(item.at("spec").at("metrics").at(0).at("resource").at("name"), "cpu");
+  EXPECT_FALSE(item.at("spec").as_object().contains("targetCPUUtilizationPercentage"));
+
+  // A v1 write over the v2 object keeps the conversion on both sides.
+  HttpResponse patched = Send(
+      "PATCH", "/apis/autoscaling/v1/namespaces/abc/horizontalpodautoscalers/nginx1",
+      R"({"spec":{"targetCPUUtilizationPercentage":70}})", "application/merge-patch+json");
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  EXPECT_EQ(Body(patched).at("apiVersion"), "autoscaling/v1");
+  HttpResponse v1 = Send("GET", "/apis/autoscaling/v1/namespaces/abc/horizontalpodautoscalers/nginx1");
+  EXPECT_EQ(Body(v1).at("spec").at("targetCPUUtilizationPercentage"), 70);
+  HttpResponse again = Send("GET", "/apis/autoscaling/v2/namespaces/abc/horizontalpodautoscalers/nginx1");
+  EXPECT_EQ(Body(again).at("spec").at("metrics").as_array().size(), 1u);
+  EXPECT_EQ(Body(again).at("spec").at("metrics").at(0).at("resource").at("target")
+                .at("averageUtilization"), 70);
 }
 
 TEST_F(RestTest, DeleteReturnsTheObjectAndThenItIsGone) {
@@ -460,7 +537,11 @@ TEST(ApplyPatchTest, DispatchesOnTheMediaType) {
   ASSERT_TRUE(json_patch.ok()) << json_patch.status().ToString();
   EXPECT_EQ(json_patch->at("spec").at("replicas"), 5);
 
-  EXPECT_EQ(ApplyPatch("application/apply-patch+yaml", deployment, "{}").status().code(),
+  Result<json::object> applied = ApplyPatch("application/apply-patch+yaml", deployment,
+                                            "spec:\n  replicas: 2\n");
+  ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+  EXPECT_EQ(applied->at("spec").at("replicas"), 2);
+  EXPECT_EQ(ApplyPatch("application/xml", deployment, "{}").status().code(),
             StatusCode::kUnimplemented);
   EXPECT_EQ(ApplyPatch("application/merge-patch+json", deployment, "[1]").status().code(),
             StatusCode::kInvalidArgument);
