@@ -38,6 +38,9 @@ constexpr auto kHandshakeTimeout = 10s;
 constexpr auto kIdleTimeout = 120s;
 constexpr auto kTlsShutdownTimeout = 2s;
 constexpr auto kAcceptErrorBackoff = 50ms;
+// Handlers block (a write waits for its batch's fsync), so they run on this many threads: up
+// to as many writes share one group commit, and the io thread keeps serving other connections.
+constexpr int kHandlerThreads = 32;
 // ALPN wire format: length-prefixed protocol names. Only HTTP/1.1 is served.
 constexpr unsigned char kAlpnHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
@@ -326,7 +329,7 @@ struct HttpsServer::Impl {
         keep_alive = false;
       } else {
         keep_alive = parser.get().keep_alive();
-        response = HandleSafely(ToHttpRequest(parser.release()));
+        response = co_await HandleOnPool(ToHttpRequest(parser.release()));
       }
       if (response.stream) {
         // A streamed body ends the connection: kubectl opens a new one per watch anyway.
@@ -404,6 +407,18 @@ struct HttpsServer::Impl {
     co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, error));
   }
 
+  // Runs the handler on handler_pool and resumes the connection on the io thread.
+  asio::awaitable<HttpResponse> HandleOnPool(HttpRequest request) {
+    co_return co_await asio::co_spawn(handler_pool, HandleAsCoroutine(std::move(request)),
+                                      asio::use_awaitable);
+  }
+
+  // A member coroutine rather than a capturing lambda: g++ 12 destroys a coroutine lambda's
+  // captures twice when Asio moves the closure into co_spawn.
+  asio::awaitable<HttpResponse> HandleAsCoroutine(HttpRequest request) {
+    co_return HandleSafely(request);
+  }
+
   HttpResponse HandleSafely(const HttpRequest& request) {
     try {
       return handler(request);
@@ -420,6 +435,9 @@ struct HttpsServer::Impl {
   std::set<StreamPump*> active_pumps;         // only touched on the io thread
   bool stopping = false;                       // only touched on the io thread
 
+  // Declared before `io`, so it is joined after io's coroutine frames are gone; a handler in
+  // flight keeps io running until the handler is done.
+  asio::thread_pool handler_pool{kHandlerThreads};
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
   std::optional<asio::signal_set> signals;
