@@ -14,6 +14,7 @@
 #include "apiserver/discovery.h"
 #include "apiserver/https_server.h"
 #include "apiserver/kubeconfig.h"
+#include "apiserver/openapi_routes.h"
 #include "apiserver/pki.h"
 #include "apiserver/rest.h"
 #include "apiserver/router.h"
@@ -29,6 +30,7 @@ Router StoragelessRoutes() {
   Router router;
   AddCoreRoutes(router);
   AddDiscoveryRoutes(router);
+  AddOpenApiRoutes(router);
   return router;
 }
 
