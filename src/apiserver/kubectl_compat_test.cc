@@ -466,5 +466,112 @@ TEST_F(KubectlApplyAndAutoscaleTest, DescribeDeploymentPrintsReplicasAndImage) {
   EXPECT_NE(described.find("Events:"), std::string::npos) << described;
 }
 
+// kubectl commands that read /openapi/v3: apply, explain, edit, and strict field validation.
+class KubectlOpenApiTest : public KubectlCompatTest {
+ protected:
+  std::string WriteFile(std::string_view name, const std::string& text, int mode = 0600) {
+    const std::filesystem::path path = dir_.path() / name;
+    EXPECT_TRUE(WriteFileAtomic(path, text, mode).ok());
+    return path.string();
+  }
+
+  // A Namespace, a ConfigMap and a Deployment in one multi-document manifest.
+  std::string WriteShopManifest(std::string_view image) {
+    return WriteFile("shop.yaml", std::string(R"(apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: shop
+data:
+  color: blue
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: )") + std::string(image) + "\n");
+  }
+};
+
+TEST_F(KubectlOpenApiTest, ApplyCreatesEveryDocumentThenUpdatesTheChangedImage) {
+  EXPECT_EQ(KubectlOk({"apply", "-f", WriteShopManifest("nginx:1.22")}),
+            "namespace/shop created\nconfigmap/settings created\ndeployment.apps/web created\n");
+  EXPECT_EQ(KubectlOk({"get", "configmap", "settings", "-n", "shop", "-o",
+                       "jsonpath={.data.color}"}),
+            "blue");
+  EXPECT_EQ(KubectlOk({"apply", "-f", WriteShopManifest("nginx:1.25")}),
+            "namespace/shop unchanged\nconfigmap/settings unchanged\ndeployment.apps/web configured\n");
+  EXPECT_EQ(KubectlOk({"get", "deploy", "web", "-n", "shop", "-o",
+                       "jsonpath={.spec.template.spec.containers[0].image}"}),
+            "nginx:1.25");
+}
+
+TEST_F(KubectlOpenApiTest, ExplainPrintsTheFieldType) {
+  const std::string explained = KubectlOk({"explain", "deployment.spec.replicas"});
+  EXPECT_NE(explained.find("FIELD: replicas <integer>"), std::string::npos) << explained;
+  EXPECT_NE(explained.find("Number of desired pods"), std::string::npos) << explained;
+}
+
+TEST_F(KubectlOpenApiTest, CreateWithAnUnknownFieldFailsStrictValidation) {
+  const std::string manifest = WriteFile("bad.yaml", R"(apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: bad
+  namespace: default
+spec:
+  foo: 1
+  selector:
+    matchLabels: {app: bad}
+  template:
+    metadata:
+      labels: {app: bad}
+    spec:
+      containers:
+      - name: bad
+        image: nginx
+)");
+  Result<CommandResult> created = Kubectl(server_->kubeconfig_path(), {"create", "-f", manifest});
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_NE(created->exit_code, 0);
+  EXPECT_NE(created->output.find(R"(strict decoding error: unknown field "spec.foo")"),
+            std::string::npos)
+      << created->output;
+}
+
+TEST_F(KubectlOpenApiTest, EditWithAnEditorScriptChangesTheImage) {
+  KubectlOk({"create", "deployment", "nginx1", "--image=nginx:1.22"});
+  // kubectl passes the file to edit as the editor's last argument.
+  const std::string editor =
+      WriteFile("editor.sh", "#!/bin/sh\nsed -i 's/nginx:1.22/nginx:1.25/' \"$@\"\n", 0700);
+  std::vector<std::string> env = Env();
+  env.push_back("EDITOR=" + editor);
+  Result<CommandResult> edited = RunCommand(
+      {kKubectl, "--kubeconfig", server_->kubeconfig_path().string(), "edit", "deployments.apps",
+       "nginx1"},
+      env);
+  ASSERT_TRUE(edited.ok()) << edited.status().ToString();
+  EXPECT_EQ(edited->exit_code, 0) << edited->output;
+  EXPECT_EQ(edited->output, "deployment.apps/nginx1 edited\n");
+  EXPECT_EQ(KubectlOk({"get", "deploy", "nginx1", "-o",
+                       "jsonpath={.spec.template.spec.containers[0].image}"}),
+            "nginx:1.25");
+}
+
 }  // namespace
 }  // namespace kelp::apiserver

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "api/apply.h"
+#include "api/openapi.h"
 #include "api/protobuf_decode.h"
 #include "api/patch.h"
 #include "apiserver/allocator.h"
@@ -322,6 +323,64 @@ std::optional<HttpResponse> CheckAppliedIdentity(const ResourceInfo& resource,
   return std::nullopt;
 }
 
+// The unknown fields of a written object that its stored version (if any) does not already
+// have: kelp stores what a client sent without strict validation as is, and a later strict
+// edit of that object must not fail on fields it did not touch.
+std::vector<std::string> NewUnknownFields(const ResourceInfo& resource, const json::object& object,
+                                          const json::object* old) {
+  const api::GroupVersionKind gvk{resource.group, resource.version, resource.kind};
+  std::vector<std::string> unknown = api::UnknownFields(object, gvk);
+  if (old == nullptr || unknown.empty()) return unknown;
+  const std::vector<std::string> stored = api::UnknownFields(*old, gvk);
+  std::erase_if(unknown, [&stored](const std::string& field) {
+    return std::find(stored.begin(), stored.end(), field) != stored.end();
+  });
+  return unknown;
+}
+
+std::string UnknownFieldMessage(std::string_view field) {
+  return "unknown field \"" + std::string(field) + "\"";
+}
+
+// A Warning header value (RFC 7234: 299 - "<text>"); the field names come from the client,
+// so quotes are escaped and control characters replaced.
+std::string WarningHeaderValue(std::string_view text) {
+  std::string quoted = "299 - \"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') quoted += '\\';
+    quoted += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+  }
+  return quoted + "\"";
+}
+
+// Kubernetes' prefix of a decoding error on create and update.
+std::string CannotBeHandledPrefix(const ResourceInfo& resource) {
+  return resource.kind + " in version \"" + resource.version + "\" cannot be handled as a " +
+         resource.kind + ": ";
+}
+
+// fieldValidation on a write: Strict refuses unknown fields with Kubernetes' 400, Warn collects
+// them into `warnings` (sent as Warning headers), Ignore or no parameter checks nothing.
+std::optional<HttpResponse> CheckFieldValidation(std::string_view mode,
+                                                 const ResourceInfo& resource,
+                                                 const json::object& object,
+                                                 const json::object* old,
+                                                 std::string_view message_prefix,
+                                                 std::vector<std::string>& warnings) {
+  if (mode != "Strict" && mode != "Warn") return std::nullopt;
+  std::vector<std::string> unknown = NewUnknownFields(resource, object, old);
+  if (unknown.empty()) return std::nullopt;
+  if (mode == "Warn") {
+    warnings = std::move(unknown);
+    return std::nullopt;
+  }
+  std::string message = std::string(message_prefix) + "strict decoding error: ";
+  for (size_t i = 0; i < unknown.size(); ++i) {
+    message += (i == 0 ? "" : ", ") + UnknownFieldMessage(unknown[i]);
+  }
+  return BadRequestResponse(message);
+}
+
 }  // namespace
 
 Result<json::object> ApplyPatch(std::string_view content_type, const json::object& original,
@@ -351,6 +410,8 @@ struct RestApi::Call {
   std::string name;
   std::string subresource;
   std::map<std::string, std::string> query;
+  // Unknown fields written with fieldValidation=Warn, answered as Warning headers.
+  mutable std::vector<std::string> unknown_field_warnings;
 
   std::string Key() const { return StorageKey(resource, namespace_name, name); }
   std::string Param(const std::string& key) const {
@@ -407,8 +468,14 @@ HttpResponse RestApi::Handle(const HttpRequest& request) const {
     return BadRequestResponse("invalid name in the request path");
   }
   if (!call.subresource.empty() && !resource->FindSubresource(call.subresource)) return not_found;
-  return Dispatch(call);
+  HttpResponse response = Dispatch(call);
+  for (const std::string& field : call.unknown_field_warnings) {
+    response.extra_headers.emplace_back("Warning", WarningHeaderValue(UnknownFieldMessage(field)));
+  }
+  return response;
 }
+
+
 
 HttpResponse RestApi::Dispatch(const Call& call) const {
   const std::string& method = call.request.method;
@@ -617,6 +684,11 @@ HttpResponse RestApi::Create(const Call& call) const {
     return BadRequestResponse("the object provided is unrecognized (must be of type " +
                               call.resource.kind + ")");
   }
+  if (std::optional<HttpResponse> refused =
+          CheckFieldValidation(call.Param("fieldValidation"), call.resource, object, nullptr,
+                               CannotBeHandledPrefix(call.resource), call.unknown_field_warnings)) {
+    return *refused;
+  }
   json::object& metadata = Metadata(object);
   if (call.resource.namespaced) {
     std::string body_namespace = MetadataString(object, "namespace");
@@ -722,6 +794,11 @@ HttpResponse RestApi::Update(const Call& call) const {
   if (!body_version.empty() && body_version != std::to_string(kv->mod_revision)) {
     return ModifiedConflictResponse(call.resource, call.name);
   }
+  if (std::optional<HttpResponse> refused =
+          CheckFieldValidation(call.Param("fieldValidation"), call.resource, *body, &*old,
+                               CannotBeHandledPrefix(call.resource), call.unknown_field_warnings)) {
+    return *refused;
+  }
   json::object updated = PrepareForUpdate(call.resource, *old, std::move(*body), call.subresource);
   if (call.subresource.empty()) {
     ResourceHooks hooks = HooksFor(call.resource);
@@ -755,6 +832,11 @@ HttpResponse RestApi::Patch(const Call& call) const {
   std::string patched_version = MetadataString(*patched, "resourceVersion");
   if (!patched_version.empty() && patched_version != std::to_string(kv->mod_revision)) {
     return ModifiedConflictResponse(call.resource, call.name);
+  }
+  if (std::optional<HttpResponse> refused =
+          CheckFieldValidation(call.Param("fieldValidation"), call.resource, *patched, &*old, "",
+                               call.unknown_field_warnings)) {
+    return *refused;
   }
   json::object updated = PrepareForUpdate(call.resource, *old, std::move(*patched), call.subresource);
   if (call.subresource.empty()) {
