@@ -135,7 +135,8 @@ void DefaultService(boost::json::object& spec) {
       if (boost::json::object* fields = port.if_object()) DefaultServicePort(*fields);
     }
   }
-  const std::string_view type = StringOr(spec, "type", "");
+  // A copy: the SetIfAbsent calls below may rehash `spec` and move the value it points into.
+  const std::string type(StringOr(spec, "type", ""));
   if (type == "ExternalName") return;
   SetIfAbsent(spec, "internalTrafficPolicy", "Cluster");
   SetIfAbsent(spec, "ipFamilies", boost::json::array{"IPv4"});

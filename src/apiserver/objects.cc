@@ -58,8 +58,9 @@ std::string MemberString(const json::object& object, std::string_view key) {
 
 }  // namespace
 
-Result<json::object> DecodeStoredObject(const storage::KeyValue& kv, const ResourceInfo& resource) {
-  KELP_ASSIGN_OR_RETURN(json::object object, ParseJsonObject(kv.value));
+Result<json::object> DecodeStoredObject(const storage::KeyValue& kv, const ResourceInfo& resource,
+                                        json::storage_ptr storage) {
+  KELP_ASSIGN_OR_RETURN(json::object object, ParseJsonObject(kv.value, std::move(storage)));
   object["kind"] = resource.kind;
   // Stored in the kind's storage version (its stored apiVersion says which); served as asked.
   object = api::ConvertToVersion(std::move(object), resource.ApiVersion());

@@ -17,9 +17,11 @@
 namespace kelp::apiserver {
 
 // The stored value of `kv` as the API returns it: converted to the version of `resource`
-// (api/conversion.h), metadata.resourceVersion = kv.mod_revision.
+// (api/conversion.h), metadata.resourceVersion = kv.mod_revision. `storage` is where its memory
+// comes from (a LIST decodes thousands of objects into one request arena).
 Result<boost::json::object> DecodeStoredObject(const storage::KeyValue& kv,
-                                               const ResourceInfo& resource);
+                                               const ResourceInfo& resource,
+                                               boost::json::storage_ptr storage = {});
 // The value to store: `object` in its kind's storage version, without
 // metadata.resourceVersion.
 std::string EncodeForStore(boost::json::object object);

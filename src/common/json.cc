@@ -131,10 +131,11 @@ Result<const T*> FindPointerAs(const json::object& root, std::string_view path,
 
 }  // namespace
 
-Result<json::value> ParseJson(std::string_view text) {
+Result<json::value> ParseJson(std::string_view text, json::storage_ptr storage) {
   json::parse_options options;
   options.max_depth = kMaxJsonDepth;
   json::parser parser(json::storage_ptr(), options);
+  parser.reset(std::move(storage));
   std::error_code ec;
   std::size_t consumed = 0;
   try {
@@ -149,8 +150,8 @@ Result<json::value> ParseJson(std::string_view text) {
       fmt::format("invalid JSON at {}: {}", DescribeOffset(text, consumed), ec.message()));
 }
 
-Result<json::object> ParseJsonObject(std::string_view text) {
-  KELP_ASSIGN_OR_RETURN(json::value value, ParseJson(text));
+Result<json::object> ParseJsonObject(std::string_view text, json::storage_ptr storage) {
+  KELP_ASSIGN_OR_RETURN(json::value value, ParseJson(text, std::move(storage)));
   if (json::object* object = value.if_object()) return std::move(*object);
   return InvalidArgumentError(fmt::format("expected a JSON object, got {}", KindName(value)));
 }

@@ -10,6 +10,7 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/storage_ptr.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
 #include <optional>
@@ -22,10 +23,13 @@ namespace kelp {
 
 // Parses exactly one JSON document (whitespace around it is allowed). Errors are
 // InvalidArgument: "invalid JSON at line 3, column 7: syntax error".
-Result<boost::json::value> ParseJson(std::string_view text);
+// `storage` is where the result's memory comes from (e.g. a request's monotonic arena); the
+// default is the global heap.
+Result<boost::json::value> ParseJson(std::string_view text, boost::json::storage_ptr storage = {});
 
 // ParseJson, then requires the document to be an object (every API object and CNI config is).
-Result<boost::json::object> ParseJsonObject(std::string_view text);
+Result<boost::json::object> ParseJsonObject(std::string_view text,
+                                            boost::json::storage_ptr storage = {});
 
 // Compact serialization, the wire form of API objects.
 std::string SerializeJson(const boost::json::value& value);
