@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "process_status.h"
 #include "apiserver/server.h"
 #include "common/file.h"
 #include "common/status.h"
@@ -95,19 +96,7 @@ std::string PodJson(const std::string& name) {
          R"("effect":"NoExecute","tolerationSeconds":300}]}})";
 }
 
-std::string ProcStatusField(const char* field) {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind(field, 0) == 0) {
-      line.erase(0, line.find_first_not_of(" \t", std::string(field).size()));
-      return line;
-    }
-  }
-  return "?";
-}
 
-double RssMegabytes() { return std::atof(ProcStatusField("VmRSS:").c_str()) / 1024.0; }
 
 Status TlsError(const std::string& what) {
   char reason[256] = "";
@@ -582,13 +571,13 @@ Status MeasureApi(const std::filesystem::path& data_dir, Figures& figures) {
   const auto fill_start = Clock::now();
   KELP_RETURN_IF_ERROR(FillPods(target, std::max<int>(0, kListedPods - static_cast<int>(created))));
   std::printf("filled to ~%d pods in %.1f s\n", kListedPods, Seconds(Clock::now() - fill_start));
-  figures.rss_loaded_mb = RssMegabytes();
+  figures.rss_loaded_mb = kelp::bench::RssMegabytes();
   for (int clients : {1, 16, 64}) figures.gets.emplace_back(clients, ApiGets(target, clients, names));
   KELP_ASSIGN_OR_RETURN(figures.list_json, TimeList(target, "application/json", "items"));
   KELP_ASSIGN_OR_RETURN(figures.list_table, TimeList(target, kTableAccept, "rows"));
-  figures.rss_after_lists_mb = RssMegabytes();
+  figures.rss_after_lists_mb = kelp::bench::RssMegabytes();
   malloc_trim(0);  // tells retained free heap apart from live memory
-  figures.rss_after_trim_mb = RssMegabytes();
+  figures.rss_after_trim_mb = kelp::bench::RssMegabytes();
   KELP_ASSIGN_OR_RETURN(figures.watch, MeasureWatch(target));
   return Status::Ok();
 }
@@ -603,7 +592,7 @@ int Run() {
               "clients; ~1.5 KB pods; create phases %lld ms\n",
               dir.path().c_str(), static_cast<long long>(kCreatePhase.count()));
   Figures figures;
-  figures.rss_before_mb = RssMegabytes();
+  figures.rss_before_mb = kelp::bench::RssMegabytes();
   if (Status status = MeasureApi(dir.path() / "server", figures); !status.ok()) {
     std::fprintf(stderr, "api: %s\n", status.ToString().c_str());
     return 1;
@@ -618,7 +607,7 @@ int Run() {
   }
   PrintFigures(figures);
   std::printf("(RSS is this whole process: server, client threads and buffers; VmHWM %s)\n",
-              ProcStatusField("VmHWM:").c_str());
+              kelp::bench::ProcStatusField("VmHWM:").c_str());
   return 0;
 }
 

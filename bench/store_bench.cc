@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "process_status.h"
 #include "storage/sqlite/sqlite_connection.h"
 #include "storage/sqlite/sqlite_store.h"
 
@@ -157,17 +158,6 @@ void MeasureCreates(int writers, const std::string& tag, CreateFn create, Throug
   if (failed.load() != 0) std::printf("  (%lld creates failed)\n", static_cast<long long>(failed));
 }
 
-std::string ProcStatusField(const char* field) {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind(field, 0) == 0) {
-      line.erase(0, line.find_first_not_of(" \t", std::string(field).size()));
-      return line;
-    }
-  }
-  return "?";
-}
 
 int Run() {
   ScratchDir dir;
@@ -285,8 +275,8 @@ int Run() {
                 latency_ns.size(), latency_ns[latency_ns.size() / 2] / 1e6,
                 latency_ns[latency_ns.size() * 99 / 100] / 1e6);
   }
-  std::printf("RSS %s (peak %s)\n", ProcStatusField("VmRSS:").c_str(),
-              ProcStatusField("VmHWM:").c_str());
+  std::printf("RSS %s (peak %s)\n", kelp::bench::ProcStatusField("VmRSS:").c_str(),
+              kelp::bench::ProcStatusField("VmHWM:").c_str());
   return 0;
 }
 

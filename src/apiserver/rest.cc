@@ -806,15 +806,21 @@ HttpResponse RestApi::Update(const Call& call) const {
     return *refused;
   }
   json::object updated = PrepareForUpdate(call.resource, *old, std::move(*body), call.subresource);
+  return DefaultValidateAndPersist(call, *old, std::move(updated), kv->mod_revision);
+}
+
+HttpResponse RestApi::DefaultValidateAndPersist(const Call& call, const json::object& old,
+                                                json::object updated,
+                                                int64_t mod_revision) const {
   if (call.subresource.empty()) {
     ResourceHooks hooks = HooksFor(call.resource);
     if (hooks.defaulting) hooks.defaulting(updated);
     if (hooks.validate_update) {
-      std::vector<api::FieldCause> errors = hooks.validate_update(*old, updated);
+      std::vector<api::FieldCause> errors = hooks.validate_update(old, updated);
       if (!errors.empty()) return InvalidResponse(call.resource, call.name, errors);
     }
   }
-  return AdmitAndPersist(call, *old, std::move(updated), kv->mod_revision);
+  return AdmitAndPersist(call, old, std::move(updated), mod_revision);
 }
 
 HttpResponse RestApi::Patch(const Call& call) const {
@@ -845,15 +851,7 @@ HttpResponse RestApi::Patch(const Call& call) const {
     return *refused;
   }
   json::object updated = PrepareForUpdate(call.resource, *old, std::move(*patched), call.subresource);
-  if (call.subresource.empty()) {
-    ResourceHooks hooks = HooksFor(call.resource);
-    if (hooks.defaulting) hooks.defaulting(updated);
-    if (hooks.validate_update) {
-      std::vector<api::FieldCause> errors = hooks.validate_update(*old, updated);
-      if (!errors.empty()) return InvalidResponse(call.resource, call.name, errors);
-    }
-  }
-  return AdmitAndPersist(call, *old, std::move(updated), kv->mod_revision);
+  return DefaultValidateAndPersist(call, *old, std::move(updated), kv->mod_revision);
 }
 
 HttpResponse RestApi::CreateByApply(const Call& call) const {

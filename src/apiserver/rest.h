@@ -100,6 +100,11 @@ class RestApi {
   // deleted and its last finalizer is gone) and answers with the result.
   HttpResponse Persist(const Call& call, boost::json::object updated, int64_t mod_revision) const;
   // Persist, with a Service's ClusterIP/NodePorts admitted first and committed once stored.
+  // The end of every update path: defaulting and update validation (not for subresources),
+  // then admission and the store write.
+  HttpResponse DefaultValidateAndPersist(const Call& call, const boost::json::object& old,
+                                         boost::json::object updated,
+                                         int64_t mod_revision) const;
   HttpResponse AdmitAndPersist(const Call& call, const boost::json::object& old,
                                boost::json::object updated, int64_t mod_revision) const;
   // Deletes one object (grace periods, finalizers, namespace contents); the object is `kv`.
