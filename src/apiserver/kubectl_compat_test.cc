@@ -2,11 +2,7 @@
 // kubeconfig the server wrote: TLS verification, bearer token, /version and /healthz, then the
 // resource API end to end (discovery, protobuf creates, get -o json, get -w, delete, restart).
 #include <gtest/gtest.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -18,12 +14,11 @@
 #include <utility>
 #include <vector>
 
-#include "common/file.h"
 #include "apiserver/kubeconfig.h"
 #include "apiserver/server.h"
+#include "common/file.h"
+#include "common/process.h"
 #include "common/testing/temp_dir.h"
-
-extern char** environ;
 
 namespace kelp::apiserver {
 namespace {
@@ -32,107 +27,53 @@ constexpr const char* kKubectl = "/usr/bin/kubectl";
 
 struct CommandResult {
   int exit_code = -1;
-  std::string output;  // stdout and stderr interleaved
+  std::string output;  // stdout, then stderr
 };
 
-// A started child whose output is read as it comes; killed and reaped on destruction.
+// A started child whose combined output goes to a file that is read as it grows; killed and
+// reaped on destruction (by ChildProcess).
 class RunningCommand {
  public:
-  RunningCommand(pid_t pid, int output_fd) : pid_(pid), output_fd_(output_fd) {}
-  RunningCommand(const RunningCommand&) = delete;
-  RunningCommand& operator=(const RunningCommand&) = delete;
-  ~RunningCommand() {
-    ::kill(pid_, SIGKILL);
-    int wait_status = 0;
-    while (::waitpid(pid_, &wait_status, 0) < 0 && errno == EINTR) {
-    }
-    ::close(output_fd_);
-  }
+  RunningCommand(std::unique_ptr<ChildProcess> child, std::filesystem::path output_file)
+      : child_(std::move(child)), output_file_(std::move(output_file)) {}
+  ~RunningCommand() { (void)child_->Signal(SIGKILL); }
 
-  // Reads output until it contains `text`; false if the child ends first or `limit` passes
+  // Polls the output until it contains `text`; false if the child ends first or `limit` passes
   // (the limit only bounds a broken run, it is not a timing assumption).
   bool WaitForOutput(std::string_view text, std::chrono::seconds limit = std::chrono::seconds(60)) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (output_.find(text) == std::string::npos) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return false;
-      pollfd readable{.fd = output_fd_, .events = POLLIN};
-      int ready = ::poll(&readable, 1, static_cast<int>(left.count()));
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready <= 0) return false;
-      char chunk[4096];
-      ssize_t n = ::read(output_fd_, chunk, sizeof chunk);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      output_.append(chunk, static_cast<size_t>(n));
+    while (output().find(text) == std::string::npos) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      if (child_->Wait(std::chrono::milliseconds(20)).ok())
+        return output().find(text) != std::string::npos;
     }
     return true;
   }
-  const std::string& output() const { return output_; }
+  std::string output() const { return ReadFile(output_file_).value_or(""); }
 
  private:
-  pid_t pid_;
-  int output_fd_;
-  std::string output_;
+  std::unique_ptr<ChildProcess> child_;
+  std::filesystem::path output_file_;
 };
-
-struct SpawnedChild {
-  pid_t pid = -1;
-  int output_fd = -1;  // read end of the pipe holding its stdout and stderr
-};
-
-// Starts `argv` with exactly `env`, its stdout and stderr going to one pipe.
-Result<SpawnedChild> Spawn(const std::vector<std::string>& argv,
-                           const std::vector<std::string>& env) {
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return ErrnoError("pipe", errno);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDERR_FILENO);
-  std::vector<char*> argv_pointers;
-  for (const std::string& arg : argv) argv_pointers.push_back(const_cast<char*>(arg.c_str()));
-  argv_pointers.push_back(nullptr);
-  std::vector<char*> env_pointers;
-  for (const std::string& var : env) env_pointers.push_back(const_cast<char*>(var.c_str()));
-  env_pointers.push_back(nullptr);
-  pid_t pid = -1;
-  int spawn_error = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, argv_pointers.data(),
-                                env_pointers.data());
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(pipe_fds[1]);
-  if (spawn_error != 0) {
-    ::close(pipe_fds[0]);
-    return ErrnoError("spawn " + argv[0], spawn_error);
-  }
-  return SpawnedChild{.pid = pid, .output_fd = pipe_fds[0]};
-}
 
 Result<std::unique_ptr<RunningCommand>> StartCommand(const std::vector<std::string>& argv,
-                                                     const std::vector<std::string>& env) {
-  KELP_ASSIGN_OR_RETURN(SpawnedChild child, Spawn(argv, env));
-  return std::make_unique<RunningCommand>(child.pid, child.output_fd);
+                                                     const std::vector<std::string>& env,
+                                                     const std::filesystem::path& output_file) {
+  SubprocessRunner runner;
+  KELP_ASSIGN_OR_RETURN(std::unique_ptr<ChildProcess> child,
+                        runner.Start({.argv = argv, .env = env, .output_file = output_file}));
+  return std::make_unique<RunningCommand>(std::move(child), output_file);
 }
 
 // Runs `argv` with exactly `env`, capturing its output, and waits for it to exit.
 Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
                                  const std::vector<std::string>& env) {
-  KELP_ASSIGN_OR_RETURN(SpawnedChild child, Spawn(argv, env));
-  CommandResult result;
-  char chunk[4096];
-  for (;;) {
-    ssize_t n = ::read(child.output_fd, chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    result.output.append(chunk, static_cast<size_t>(n));
-  }
-  ::close(child.output_fd);
-  int wait_status = 0;
-  while (::waitpid(child.pid, &wait_status, 0) < 0 && errno == EINTR) {
-  }
-  result.exit_code = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
-  return result;
+  SubprocessRunner runner;
+  KELP_ASSIGN_OR_RETURN(
+      ProcessResult result,
+      runner.Run({.argv = argv, .env = env, .timeout = std::chrono::seconds(120)}));
+  const int exit_code = result.term_signal == 0 ? result.exit_code : 128 + result.term_signal;
+  return CommandResult{exit_code, result.stdout_data + result.stderr_data};
 }
 
 class KubectlCompatTest : public ::testing::Test {
@@ -230,8 +171,8 @@ TEST_F(KubectlCompatTest, CreatedNamespaceIsListedWithTheDefaultOnes) {
 
 TEST_F(KubectlCompatTest, CreatedDeploymentKeepsReplicasAndImage) {
   KubectlOk({"create", "namespace", "abc"});
-  EXPECT_EQ(KubectlOk({"create", "deployment", "nginx1", "--image=nginx:1.22", "--replicas=3",
-                       "-n", "abc"}),
+  EXPECT_EQ(KubectlOk({"create", "deployment", "nginx1", "--image=nginx:1.22", "--replicas=3", "-n",
+                       "abc"}),
             "deployment.apps/nginx1 created\n");
   std::string output = KubectlOk({"get", "deploy", "nginx1", "-n", "abc", "-o", "json"});
   boost::system::error_code error;
@@ -245,8 +186,9 @@ TEST_F(KubectlCompatTest, CreatedDeploymentKeepsReplicasAndImage) {
 TEST_F(KubectlCompatTest, CreatingAnExistingDeploymentReportsAlreadyExists) {
   KubectlOk({"create", "namespace", "abc"});
   KubectlOk({"create", "deployment", "nginx1", "--image=nginx:1.22", "-n", "abc"});
-  Result<CommandResult> again = Kubectl(
-      server_->kubeconfig_path(), {"create", "deployment", "nginx1", "--image=nginx:1.22", "-n", "abc"});
+  Result<CommandResult> again =
+      Kubectl(server_->kubeconfig_path(),
+              {"create", "deployment", "nginx1", "--image=nginx:1.22", "-n", "abc"});
   ASSERT_TRUE(again.ok());
   EXPECT_NE(again->exit_code, 0);
   EXPECT_NE(again->output.find(R"(deployments.apps "nginx1" already exists)"), std::string::npos)
@@ -267,8 +209,9 @@ TEST_F(KubectlCompatTest, ScaleAndConfigMapsWork) {
 
 TEST_F(KubectlCompatTest, GetWatchSeesANamespaceCreatedMeanwhile) {
   std::vector<std::string> argv = {kKubectl, "--kubeconfig", server_->kubeconfig_path().string(),
-                                   "get", "ns", "-w"};
-  Result<std::unique_ptr<RunningCommand>> watch = StartCommand(argv, Env());
+                                   "get",    "ns",           "-w"};
+  Result<std::unique_ptr<RunningCommand>> watch =
+      StartCommand(argv, Env(), dir_.path() / "watch.out");
   ASSERT_TRUE(watch.ok()) << watch.status().ToString();
   ASSERT_TRUE((*watch)->WaitForOutput("kube-system")) << (*watch)->output();
   KubectlOk({"create", "namespace", "watched"});
@@ -318,12 +261,14 @@ class KubectlServiceTest : public KubectlCompatTest {
 
 TEST_F(KubectlServiceTest, ExposeNodePortShowsClusterIpAndNodePort) {
   CreateNginxDeployment();
-  EXPECT_EQ(KubectlOk({"expose", "deployment", "nginx1", "--port=80", "--type=NodePort", "-n",
-                       "abc"}),
-            "service/nginx1 exposed\n");
+  EXPECT_EQ(
+      KubectlOk({"expose", "deployment", "nginx1", "--port=80", "--type=NodePort", "-n", "abc"}),
+      "service/nginx1 exposed\n");
   const std::string table = KubectlOk({"get", "svc", "-n", "abc"});
   EXPECT_TRUE(std::regex_search(
-      table, std::regex(R"(nginx1\s+NodePort\s+10\.(9[6-9]|10\d|11[01])\.\d+\.\d+\s+<none>\s+80:3\d{4}/TCP)")))
+      table,
+      std::regex(
+          R"(nginx1\s+NodePort\s+10\.(9[6-9]|10\d|11[01])\.\d+\.\d+\s+<none>\s+80:3\d{4}/TCP)")))
       << table;
 
   KubectlOk({"expose", "deployment", "nginx1", "--name=nginx2", "--port=80", "--type=NodePort",
@@ -338,9 +283,9 @@ TEST_F(KubectlServiceTest, DeletedServiceCanBeExposedAgain) {
   CreateNginxDeployment();
   KubectlOk({"expose", "deployment", "nginx1", "--port=80", "--type=NodePort", "-n", "abc"});
   EXPECT_EQ(KubectlOk({"delete", "svc", "nginx1", "-n", "abc"}), "service \"nginx1\" deleted\n");
-  EXPECT_EQ(KubectlOk({"expose", "deployment", "nginx1", "--port=80", "--type=NodePort", "-n",
-                       "abc"}),
-            "service/nginx1 exposed\n");
+  EXPECT_EQ(
+      KubectlOk({"expose", "deployment", "nginx1", "--port=80", "--type=NodePort", "-n", "abc"}),
+      "service/nginx1 exposed\n");
 }
 
 TEST_F(KubectlServiceTest, RestartKeepsServiceAllocations) {
@@ -359,9 +304,9 @@ TEST_F(KubectlServiceTest, RestartKeepsServiceAllocations) {
                                  ": provided IP is already allocated"),
             std::string::npos)
       << same_ip->output;
-  Result<CommandResult> same_port = Kubectl(
-      server_->kubeconfig_path(), {"create", "service", "nodeport", "other", "--tcp=80:80",
-                                   "--node-port=" + node_port, "-n", "abc"});
+  Result<CommandResult> same_port =
+      Kubectl(server_->kubeconfig_path(), {"create", "service", "nodeport", "other", "--tcp=80:80",
+                                           "--node-port=" + node_port, "-n", "abc"});
   ASSERT_TRUE(same_port.ok());
   EXPECT_NE(same_port->exit_code, 0);
   EXPECT_NE(same_port->output.find("spec.ports[0].nodePort: Invalid value: " + node_port +
@@ -383,7 +328,8 @@ metadata:
   name: settings
   namespace: abc
 data:
-  color: )") + std::string(color) + R"(
+  color: )") + std::string(color) +
+                                 R"(
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -418,18 +364,18 @@ TEST_F(KubectlApplyAndAutoscaleTest, ServerSideApplyCreatesThenUpdates) {
   KubectlOk({"create", "namespace", "abc"});
   EXPECT_EQ(KubectlOk({"apply", "--server-side", "--validate=false", "-f", WriteManifest("blue")}),
             "configmap/settings serverside-applied\ndeployment.apps/web serverside-applied\n");
-  EXPECT_EQ(KubectlOk({"get", "configmap", "settings", "-n", "abc", "-o",
-                       "jsonpath={.data.color}"}),
-            "blue");
+  EXPECT_EQ(
+      KubectlOk({"get", "configmap", "settings", "-n", "abc", "-o", "jsonpath={.data.color}"}),
+      "blue");
   EXPECT_EQ(KubectlOk({"get", "deploy", "web", "-n", "abc", "-o",
                        "jsonpath={.spec.template.spec.containers[0].image}"}),
             "nginx:1.22");
 
   EXPECT_EQ(KubectlOk({"apply", "--server-side", "--validate=false", "-f", WriteManifest("green")}),
             "configmap/settings serverside-applied\ndeployment.apps/web serverside-applied\n");
-  EXPECT_EQ(KubectlOk({"get", "configmap", "settings", "-n", "abc", "-o",
-                       "jsonpath={.data.color}"}),
-            "green");
+  EXPECT_EQ(
+      KubectlOk({"get", "configmap", "settings", "-n", "abc", "-o", "jsonpath={.data.color}"}),
+      "green");
 }
 
 TEST_F(KubectlApplyAndAutoscaleTest, AutoscaleThenGetHpaInBothVersionsThenDelete) {
@@ -448,12 +394,14 @@ TEST_F(KubectlApplyAndAutoscaleTest, AutoscaleThenGetHpaInBothVersionsThenDelete
       {"get", "--raw", "/apis/autoscaling/v1/namespaces/abc/horizontalpodautoscalers/nginx1"});
   EXPECT_NE(v1.find(R"("apiVersion":"autoscaling/v1")"), std::string::npos) << v1;
   EXPECT_NE(v1.find(R"("targetCPUUtilizationPercentage":50)"), std::string::npos) << v1;
-  const std::string v2 = KubectlOk({"get", "hpa.v2.autoscaling", "nginx1", "-n", "abc", "-o",
-                                    "jsonpath={.spec.metrics[0].resource.target.averageUtilization}"});
+  const std::string v2 =
+      KubectlOk({"get", "hpa.v2.autoscaling", "nginx1", "-n", "abc", "-o",
+                 "jsonpath={.spec.metrics[0].resource.target.averageUtilization}"});
   EXPECT_EQ(v2, "50");
   EXPECT_EQ(KubectlOk({"delete", "hpa", "nginx1", "-n", "abc"}),
             "horizontalpodautoscaler.autoscaling \"nginx1\" deleted\n");
-  Result<CommandResult> gone = Kubectl(server_->kubeconfig_path(), {"get", "hpa", "nginx1", "-n", "abc"});
+  Result<CommandResult> gone =
+      Kubectl(server_->kubeconfig_path(), {"get", "hpa", "nginx1", "-n", "abc"});
   ASSERT_TRUE(gone.ok());
   EXPECT_NE(gone->exit_code, 0);
 }
@@ -505,18 +453,20 @@ spec:
     spec:
       containers:
       - name: web
-        image: )") + std::string(image) + "\n");
+        image: )") + std::string(image) +
+                                      "\n");
   }
 };
 
 TEST_F(KubectlOpenApiTest, ApplyCreatesEveryDocumentThenUpdatesTheChangedImage) {
   EXPECT_EQ(KubectlOk({"apply", "-f", WriteShopManifest("nginx:1.22")}),
             "namespace/shop created\nconfigmap/settings created\ndeployment.apps/web created\n");
-  EXPECT_EQ(KubectlOk({"get", "configmap", "settings", "-n", "shop", "-o",
-                       "jsonpath={.data.color}"}),
-            "blue");
-  EXPECT_EQ(KubectlOk({"apply", "-f", WriteShopManifest("nginx:1.25")}),
-            "namespace/shop unchanged\nconfigmap/settings unchanged\ndeployment.apps/web configured\n");
+  EXPECT_EQ(
+      KubectlOk({"get", "configmap", "settings", "-n", "shop", "-o", "jsonpath={.data.color}"}),
+      "blue");
+  EXPECT_EQ(
+      KubectlOk({"apply", "-f", WriteShopManifest("nginx:1.25")}),
+      "namespace/shop unchanged\nconfigmap/settings unchanged\ndeployment.apps/web configured\n");
   EXPECT_EQ(KubectlOk({"get", "deploy", "web", "-n", "shop", "-o",
                        "jsonpath={.spec.template.spec.containers[0].image}"}),
             "nginx:1.25");
@@ -561,10 +511,10 @@ TEST_F(KubectlOpenApiTest, EditWithAnEditorScriptChangesTheImage) {
       WriteFile("editor.sh", "#!/bin/sh\nsed -i 's/nginx:1.22/nginx:1.25/' \"$@\"\n", 0700);
   std::vector<std::string> env = Env();
   env.push_back("EDITOR=" + editor);
-  Result<CommandResult> edited = RunCommand(
-      {kKubectl, "--kubeconfig", server_->kubeconfig_path().string(), "edit", "deployments.apps",
-       "nginx1"},
-      env);
+  Result<CommandResult> edited =
+      RunCommand({kKubectl, "--kubeconfig", server_->kubeconfig_path().string(), "edit",
+                  "deployments.apps", "nginx1"},
+                 env);
   ASSERT_TRUE(edited.ok()) << edited.status().ToString();
   EXPECT_EQ(edited->exit_code, 0) << edited->output;
   EXPECT_EQ(edited->output, "deployment.apps/nginx1 edited\n");
