@@ -56,10 +56,12 @@ Status FsyncDirectory(const std::filesystem::path& dir) {
 
 // Writes, syncs and closes the already-created temp file `fd`.
 Status FillTempFile(UniqueFd fd, const std::string& temp_path, std::string_view contents,
-                    mode_t mode) {
+                    mode_t mode, Durability durability) {
   if (::fchmod(fd.get(), mode) != 0) return ErrnoStatus("chmod " + temp_path, errno);
   KELP_RETURN_IF_ERROR(WriteAll(fd.get(), contents, "write " + temp_path));
-  if (::fsync(fd.get()) != 0) return ErrnoStatus("fsync " + temp_path, errno);
+  if (durability == Durability::kSynced && ::fsync(fd.get()) != 0) {
+    return ErrnoStatus("fsync " + temp_path, errno);
+  }
   // close() can report a deferred write error (e.g. NFS); it must not be lost.
   if (::close(fd.release()) != 0) return ErrnoStatus("close " + temp_path, errno);
   return Status::Ok();
@@ -67,7 +69,8 @@ Status FillTempFile(UniqueFd fd, const std::string& temp_path, std::string_view 
 
 }  // namespace
 
-Status WriteFileAtomic(const std::filesystem::path& path, std::string_view contents, mode_t mode) {
+Status WriteFileAtomic(const std::filesystem::path& path, std::string_view contents, mode_t mode,
+                       Durability durability) {
   std::filesystem::path dir = path.parent_path();
   if (dir.empty()) dir = ".";
   // Hidden, and named after the target so a leftover from a crash is easy to attribute.
@@ -75,7 +78,7 @@ Status WriteFileAtomic(const std::filesystem::path& path, std::string_view conte
   UniqueFd fd(::mkostemp(temp_path.data(), O_CLOEXEC));
   if (!fd.valid()) return ErrnoStatus("create temp file for " + path.string(), errno);
 
-  Status status = FillTempFile(std::move(fd), temp_path, contents, mode);
+  Status status = FillTempFile(std::move(fd), temp_path, contents, mode, durability);
   if (status.ok() && ::rename(temp_path.c_str(), path.c_str()) != 0) {
     status = ErrnoStatus("rename " + temp_path + " to " + path.string(), errno);
   }
@@ -83,6 +86,7 @@ Status WriteFileAtomic(const std::filesystem::path& path, std::string_view conte
     ::unlink(temp_path.c_str());
     return status;
   }
+  if (durability == Durability::kProcessCrashSafe) return Status::Ok();
   return FsyncDirectory(dir);
 }
 

@@ -49,8 +49,13 @@ Result<std::string> ReadFile(const std::filesystem::path& path);
 // file, never a mix: writes a temp file in the same directory, fsyncs it, renames it over
 // `path` and fsyncs the directory. The temp file is removed on any failure. `mode` is applied
 // exactly (the umask does not narrow it).
+// kProcessCrashSafe skips both fsyncs: the replacement is still atomic for readers and for a
+// killed process, but not across a power loss. For state that does not outlive a reboot
+// anyway (e.g. CNI IP leases of containers that a reboot ends), where the fsyncs would
+// dominate the latency.
+enum class Durability { kSynced, kProcessCrashSafe };
 Status WriteFileAtomic(const std::filesystem::path& path, std::string_view contents,
-                       mode_t mode = 0644);
+                       mode_t mode = 0644, Durability durability = Durability::kSynced);
 
 // Creates `dir` and its missing parents, each new one with `mode` (e.g. 0700 for directories
 // that hold keys). An existing directory is left as it is; a non-directory there is an error.

@@ -70,6 +70,17 @@ TEST_F(FileTest, WriteReplacesExistingFileAndLeavesNoTempFile) {
   EXPECT_EQ(CountEntries(dir_.path()), 1);
 }
 
+TEST_F(FileTest, ProcessCrashSafeWriteReplacesAtomicallyWithMode) {
+  fs::path path = dir_.path() / "10.244.1.2";
+  ASSERT_TRUE(WriteFileAtomic(path, "old", 0600, Durability::kProcessCrashSafe).ok());
+  ASSERT_TRUE(WriteFileAtomic(path, "container\r\neth0", 0644, Durability::kProcessCrashSafe).ok());
+  EXPECT_EQ(ReadFile(path).value_or(""), "container\r\neth0");
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+  EXPECT_EQ(CountEntries(dir_.path()), 1);
+}
+
 TEST_F(FileTest, WriteIntoMissingDirectoryFailsWithoutLeavingFiles) {
   Status status = WriteFileAtomic(dir_.path() / "missing" / "file", "x");
   EXPECT_EQ(status.code(), StatusCode::kNotFound) << status.ToString();
