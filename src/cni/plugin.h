@@ -3,10 +3,13 @@
 // with what to print on stdout. main() in plugin_main.cc only binds it to the process.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "cni/spec.h"
+#include "cni/system.h"
 
 namespace kelp::cni {
 
@@ -15,7 +18,10 @@ struct PluginOutput {
   std::string stdout_data;
 };
 
+using SystemFactory = std::function<Result<std::unique_ptr<System>>()>;
+
+// `make_system` is called only once a request needs the OS (not for VERSION or bad input).
 PluginOutput RunPlugin(const EnvLookup& env, std::string_view stdin_data,
-                       std::string_view invoked_as);
+                       std::string_view invoked_as, const SystemFactory& make_system);
 
 }  // namespace kelp::cni

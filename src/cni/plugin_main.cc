@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
     if (value == nullptr) return std::nullopt;
     return std::string(value);
   };
-  kelp::cni::PluginOutput out = kelp::cni::RunPlugin(lookup, stdin_data, invoked_as);
+  kelp::cni::PluginOutput out = kelp::cni::RunPlugin(lookup, stdin_data, invoked_as, kelp::cni::MakeRealSystem);
   std::cout << out.stdout_data << std::flush;
   return out.exit_code;
 }

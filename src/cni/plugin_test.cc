@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "common/status.h"
+
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
@@ -16,6 +18,14 @@ EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
   };
 }
 
+// The OS is never reached by these requests; a factory that fails shows when it would be.
+Result<std::unique_ptr<System>> NoSystem() { return UnavailableError("no OS in unit tests"); }
+
+PluginOutput RunPlugin(const EnvLookup& env, std::string_view stdin_data,
+                       std::string_view invoked_as) {
+  return kelp::cni::RunPlugin(env, stdin_data, invoked_as, NoSystem);
+}
+
 boost::json::object Json(const std::string& text) { return boost::json::parse(text).as_object(); }
 
 std::map<std::string, std::string> AddEnv() {
@@ -23,7 +33,8 @@ std::map<std::string, std::string> AddEnv() {
           {"CNI_IFNAME", "eth0"}, {"CNI_PATH", "/opt/cni/bin"}};
 }
 
-constexpr std::string_view kConfig = R"({"cniVersion":"1.0.0","name":"n","type":"kelp-bridge"})";
+constexpr std::string_view kConfig =
+    R"({"cniVersion":"1.0.0","name":"n","type":"kelp-bridge","ipam":{"type":"kelp-ipam","subnet":"10.1.0.0/24"}})";
 
 TEST(PluginTest, VersionListsSupportedVersions) {
   PluginOutput out = RunPlugin(FakeEnv({{"CNI_COMMAND", "VERSION"}}), "", "kelp-cni");
@@ -64,8 +75,9 @@ TEST(PluginTest, DelDoesNotNeedNetns) {
   env["CNI_COMMAND"] = "DEL";
   env.erase("CNI_NETNS");
   PluginOutput out = RunPlugin(FakeEnv(env), kConfig, "kelp-bridge");
-  // Gets past environment validation to the (not yet built) plugin type.
-  EXPECT_EQ(Json(out.stdout_data).at("code").as_int64(), 100);
+  // Gets past environment validation to the point where the OS is needed.
+  EXPECT_EQ(Json(out.stdout_data).at("code").as_int64(), 5);
+  EXPECT_EQ(Json(out.stdout_data).at("msg").as_string(), "cannot reach the kernel");
 }
 
 TEST(PluginTest, MalformedConfigIsDecodeFailure) {
@@ -83,12 +95,24 @@ TEST(PluginTest, UnsupportedVersionIsIncompatible) {
   EXPECT_EQ(error.at("msg").as_string(), "unsupported cniVersion 0.3.1");
 }
 
-TEST(PluginTest, ErrorEchoesTheConfigVersion) {
-  PluginOutput out = RunPlugin(FakeEnv(AddEnv()), kConfig, "kelp-bridge");
+TEST(PluginTest, UnknownTypeIsInvalidConfigAndEchoesTheConfigVersion) {
+  PluginOutput out = RunPlugin(FakeEnv(AddEnv()),
+                               R"({"cniVersion":"0.4.0","name":"n","type":"frob"})", "kelp-cni");
   EXPECT_EQ(out.exit_code, 1);
   boost::json::object error = Json(out.stdout_data);
-  EXPECT_EQ(error.at("cniVersion").as_string(), "1.0.0");
-  EXPECT_EQ(error.at("msg").as_string(), "plugin type kelp-bridge is not implemented yet");
+  EXPECT_EQ(error.at("cniVersion").as_string(), "0.4.0");
+  EXPECT_EQ(error.at("code").as_int64(), 7);
+  EXPECT_EQ(error.at("msg").as_string(), "unknown plugin type frob");
+}
+
+TEST(PluginTest, BadCidrIsInvalidConfigBeforeTouchingTheOs) {
+  PluginOutput out = RunPlugin(
+      FakeEnv(AddEnv()),
+      R"({"cniVersion":"1.0.0","name":"n","type":"kelp-ipam","ipam":{"subnet":"10.1.0.0/40"}})",
+      "kelp-ipam");
+  boost::json::object error = Json(out.stdout_data);
+  EXPECT_EQ(error.at("code").as_int64(), 7);
+  EXPECT_EQ(error.at("msg").as_string(), "invalid CIDR in subnet: \"10.1.0.0/40\"");
 }
 
 TEST(PluginTest, MalformedCniArgsIsInvalidEnvironment) {

@@ -1,0 +1,233 @@
+// CNI conformance: kelp-bridge + kelp-ipam against the reference bridge + host-local plugins
+// (containernetworking-plugins), same configuration, each in a fresh "host" namespace with a
+// fresh container namespace; results and the container's addresses and routes must match.
+// Then kelp-only checks: CHECK, repeated DEL, DEL without netns, GC, ipMasq, error cases.
+// Runs as root; every namespace is removed by RAII even when an assertion fails.
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "common/process.h"
+#include "common/testing/temp_dir.h"
+#include "net/netlink_libnl.h"
+#include "net/netns.h"
+
+namespace kelp::cni {
+namespace {
+
+namespace json = boost::json;
+
+struct PluginRun {
+  int exit_code;
+  std::string out;
+};
+
+class ConformanceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* role : {"kh", "kc", "rh", "rc"}) {
+      auto ns = net::NamedNetns::Create("kelp-cc-" + std::string(role) + "-" +
+                                        std::to_string(getpid()));
+      ASSERT_TRUE(ns.ok()) << ns.status().ToString();
+      ns_.push_back(std::move(ns).value());
+    }
+    ASSERT_FALSE(tmp_.path().empty());
+  }
+
+  net::NamedNetns& kelp_host() { return *ns_[0]; }
+  net::NamedNetns& kelp_ctr() { return *ns_[1]; }
+  net::NamedNetns& ref_host() { return *ns_[2]; }
+  net::NamedNetns& ref_ctr() { return *ns_[3]; }
+
+  // Runs `binary` as a runtime would, inside the host namespace `host`.
+  PluginRun Exec(net::NamedNetns& host, const std::string& binary, const std::string& command,
+           const std::string& netns, const std::string& config, const std::string& id = "ctr1") {
+    ProcessRequest request;
+    request.argv = {"ip", "netns", "exec", host.name(), binary};
+    request.env = std::vector<std::string>{
+        "CNI_COMMAND=" + command, "CNI_CONTAINERID=" + id, "CNI_NETNS=" + netns,
+        "CNI_IFNAME=eth0", "CNI_PATH=" + std::string(REFERENCE_CNI_DIR),
+        "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+    request.stdin_data = config;
+    request.timeout = std::chrono::seconds(60);
+    Result<ProcessResult> r = runner_.Run(request);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok()) return {-1, ""};
+    return {r->exit_code, r->stdout_data};
+  }
+
+  std::string KelpConfig(const std::string& extra = "") {
+    return R"({"cniVersion":"1.0.0","name":"ccnet","type":"kelp-bridge","bridge":"cbr0",)"
+           R"("isGateway":true,"isDefaultGateway":true,"hairpinMode":true,"mtu":1400,)" + extra +
+           R"("ipam":{"type":"kelp-ipam","subnet":"10.77.0.0/24","routes":[{"dst":"10.78.0.0/16"}],)"
+           R"("dataDir":")" + (tmp_.path() / "kelp").string() + R"("}})";
+  }
+  std::string RefConfig() {
+    return R"({"cniVersion":"1.0.0","name":"ccnet","type":"bridge","bridge":"cbr0",)"
+           R"("isGateway":true,"isDefaultGateway":true,"hairpinMode":true,"mtu":1400,)"
+           R"("ipam":{"type":"host-local","subnet":"10.77.0.0/24","routes":[{"dst":"10.78.0.0/16"}],)"
+           R"("dataDir":")" + (tmp_.path() / "ref").string() + R"("}})";
+  }
+
+  // The container's addresses and routes on eth0, as comparable text.
+  std::vector<std::string> ContainerState(net::NamedNetns& ns) {
+    auto nl = net::LibnlNetlink::Open(ns.fd());
+    EXPECT_TRUE(nl.ok());
+    std::vector<std::string> state;
+    Result<net::Link> eth0 = (*nl)->GetLink("eth0");
+    if (!eth0.ok()) return {"no eth0"};
+    state.push_back("eth0 mtu " + std::to_string(eth0->mtu) + (eth0->up ? " up" : " down"));
+    std::vector<net::Address> addresses = (*nl)->ListAddresses(eth0->index).value_or({});
+    for (const net::Address& a : addresses) {
+      state.push_back("addr " + a.prefix.ToString());
+    }
+    std::vector<net::Route> routes = (*nl)->ListRoutes({.table = net::kMainTable}).value_or({});
+    for (const net::Route& r : routes) {
+      state.push_back("route " + r.dst.ToString() +
+                      (r.gateway ? " via " + r.gateway->ToString() : "") + " proto " +
+                      std::to_string(r.protocol) + " scope " + std::to_string(r.scope));
+    }
+    std::sort(state.begin(), state.end());
+    return state;
+  }
+
+  // Result fields that do not depend on random names or MACs.
+  static std::string Canonical(const std::string& result) {
+    json::object o = json::parse(result).as_object();
+    json::array names;
+    for (const json::value& i : o["interfaces"].as_array()) {
+      const json::object& io = i.as_object();
+      names.push_back(json::value(io.contains("sandbox") ? std::string(io.at("name").as_string()) +
+                                                               "@sandbox"
+                                                         : std::string("host")));
+    }
+    return json::serialize(json::object{{"cniVersion", o["cniVersion"]}, {"ips", o["ips"]},
+                                        {"routes", o["routes"]}, {"interfaces", names}});
+  }
+
+  testing::ScopedTempDir tmp_;
+  SubprocessRunner runner_;
+  std::vector<std::unique_ptr<net::NamedNetns>> ns_;
+};
+
+TEST_F(ConformanceTest, AddMatchesTheReferencePluginsAndDelCleansUp) {
+  PluginRun kelp = Exec(kelp_host(), KELP_CNI_BINARY, "ADD", kelp_ctr().path(), KelpConfig());
+  ASSERT_EQ(kelp.exit_code, 0) << kelp.out;
+  PluginRun ref = Exec(ref_host(), std::string(REFERENCE_CNI_DIR) + "/bridge", "ADD", ref_ctr().path(),
+                 RefConfig());
+  ASSERT_EQ(ref.exit_code, 0) << ref.out;
+  EXPECT_EQ(Canonical(kelp.out), Canonical(ref.out));
+  EXPECT_EQ(ContainerState(kelp_ctr()), ContainerState(ref_ctr()));
+  EXPECT_NE(ContainerState(kelp_ctr()), std::vector<std::string>{"no eth0"});
+
+  // Host side: bridge with the gateway address, veth enslaved, both up.
+  auto host = net::LibnlNetlink::Open(kelp_host().fd());
+  ASSERT_TRUE(host.ok());
+  Result<net::Link> bridge = (*host)->GetLink("cbr0");
+  ASSERT_TRUE(bridge.ok());
+  EXPECT_TRUE(bridge->up);
+  std::vector<net::Address> gw = (*host)->ListAddresses(bridge->index).value_or({});
+  ASSERT_EQ(gw.size(), 1u);
+  EXPECT_EQ(gw[0].prefix.ToString(), "10.77.0.1/24");
+  int ports = 0;
+  std::vector<net::Link> links = (*host)->ListLinks().value_or({});
+  for (const net::Link& l : links) ports += l.master == bridge->index ? 1 : 0;
+  EXPECT_EQ(ports, 1);
+
+  // CHECK with the ADD result as prevResult.
+  json::object check_conf = json::parse(KelpConfig()).as_object();
+  check_conf["prevResult"] = json::parse(kelp.out);
+  PluginRun check = Exec(kelp_host(), KELP_CNI_BINARY, "CHECK", kelp_ctr().path(),
+                   json::serialize(check_conf));
+  EXPECT_EQ(check.exit_code, 0) << check.out;
+
+  // A second ADD for the same interface fails cleanly and leaks no lease.
+  PluginRun again = Exec(kelp_host(), KELP_CNI_BINARY, "ADD", kelp_ctr().path(), KelpConfig(), "ctr2");
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_EQ(json::parse(again.out).at("code").as_int64(), 4) << again.out;
+  EXPECT_FALSE(std::filesystem::exists(tmp_.path() / "kelp" / "ccnet" / "10.77.0.3"));
+
+  // DEL, repeated DEL, DEL without a netns: all succeed; the lease and the veth are gone.
+  for (const std::string& netns : {kelp_ctr().path().string(), kelp_ctr().path().string(),
+                                   std::string()}) {
+    PluginRun del = Exec(kelp_host(), KELP_CNI_BINARY, "DEL", netns, json::serialize(check_conf));
+    EXPECT_EQ(del.exit_code, 0) << del.out;
+  }
+  EXPECT_FALSE(std::filesystem::exists(tmp_.path() / "kelp" / "ccnet" / "10.77.0.2"));
+  EXPECT_EQ(ContainerState(kelp_ctr()), std::vector<std::string>{"no eth0"});
+  ports = 0;
+  links = (*host)->ListLinks().value_or({});
+  for (const net::Link& l : links) ports += l.master == bridge->index ? 1 : 0;
+  EXPECT_EQ(ports, 0);
+  PluginRun ref_del = Exec(ref_host(), std::string(REFERENCE_CNI_DIR) + "/bridge", "DEL",
+                     ref_ctr().path(), RefConfig());
+  EXPECT_EQ(ref_del.exit_code, 0) << ref_del.out;
+}
+
+TEST_F(ConformanceTest, ReferenceHostLocalWorksAsIpamOfKelpBridge) {
+  std::string conf = KelpConfig();
+  size_t at = conf.find("\"kelp-ipam\"");
+  conf.replace(at, 11, "\"host-local\"");
+  PluginRun add = Exec(kelp_host(), KELP_CNI_BINARY, "ADD", kelp_ctr().path(), conf);
+  ASSERT_EQ(add.exit_code, 0) << add.out;
+  EXPECT_EQ(json::parse(add.out).at("ips").at(0).at("address").as_string(), "10.77.0.2/24");
+  EXPECT_TRUE(std::filesystem::exists(tmp_.path() / "kelp" / "ccnet" / "10.77.0.2"));
+  PluginRun del = Exec(kelp_host(), KELP_CNI_BINARY, "DEL", kelp_ctr().path(), conf);
+  EXPECT_EQ(del.exit_code, 0) << del.out;
+  EXPECT_FALSE(std::filesystem::exists(tmp_.path() / "kelp" / "ccnet" / "10.77.0.2"));
+}
+
+TEST_F(ConformanceTest, GcReleasesStaleLeasesAndIpMasqProgramsNftables) {
+  PluginRun add = Exec(kelp_host(), KELP_CNI_BINARY, "ADD", kelp_ctr().path(),
+                 KelpConfig(R"("ipMasq":true,)"));
+  ASSERT_EQ(add.exit_code, 0) << add.out;
+  ProcessRequest list;
+  list.argv = {"ip", "netns", "exec", kelp_host().name(), "nft", "list", "table", "ip", "kelp-cni"};
+  Result<ProcessResult> nft = runner_.Run(list);
+  ASSERT_TRUE(nft.ok());
+  EXPECT_NE(nft->stdout_data.find("10.77.0.2 : jump net-"), std::string::npos) << nft->stdout_data;
+  EXPECT_NE(nft->stdout_data.find("masquerade"), std::string::npos);
+
+  json::object gc = json::parse(KelpConfig()).as_object();
+  gc["cni.dev/valid-attachments"] = json::array{};
+  PluginRun run = Exec(kelp_host(), KELP_CNI_BINARY, "GC", "", json::serialize(gc), "");
+  EXPECT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_FALSE(std::filesystem::exists(tmp_.path() / "kelp" / "ccnet" / "10.77.0.2"));
+  PluginRun status = Exec(kelp_host(), KELP_CNI_BINARY, "STATUS", "", KelpConfig(), "");
+  EXPECT_EQ(status.exit_code, 0) << status.out;
+}
+
+TEST_F(ConformanceTest, BadInputGetsCniErrorsAndLeavesNothing) {
+  PluginRun no_netns = Exec(kelp_host(), KELP_CNI_BINARY, "ADD", "/run/netns/kelp-missing-ns",
+                      KelpConfig());
+  EXPECT_EQ(no_netns.exit_code, 1);
+  EXPECT_EQ(json::parse(no_netns.out).at("code").as_int64(), 3) << no_netns.out;
+  std::string bad_cidr = KelpConfig();
+  bad_cidr.replace(bad_cidr.find("10.77.0.0/24"), 12, "10.77.0.0/99");
+  PluginRun bad = Exec(kelp_host(), KELP_CNI_BINARY, "ADD", kelp_ctr().path(), bad_cidr);
+  EXPECT_EQ(json::parse(bad.out).at("code").as_int64(), 7) << bad.out;
+  PluginRun garbage = Exec(kelp_host(), KELP_CNI_BINARY, "ADD", kelp_ctr().path(), "{oops");
+  EXPECT_EQ(json::parse(garbage.out).at("code").as_int64(), 6);
+  // Exhausted range: code 50, and the veth made before IPAM ran is removed again.
+  std::string tiny = KelpConfig();
+  tiny.replace(tiny.find("\"subnet\":\"10.77.0.0/24\""), 23,
+               R"("subnet":"10.77.0.0/24","rangeStart":"10.77.0.9","rangeEnd":"10.77.0.9")");
+  ASSERT_EQ(Exec(kelp_host(), KELP_CNI_BINARY, "ADD", kelp_ctr().path(), tiny).exit_code, 0);
+  PluginRun full = Exec(kelp_host(), KELP_CNI_BINARY, "ADD", ref_ctr().path(), tiny, "ctr2");
+  EXPECT_EQ(json::parse(full.out).at("code").as_int64(), 50) << full.out;
+  EXPECT_EQ(ContainerState(ref_ctr()), std::vector<std::string>{"no eth0"});
+  auto host = net::LibnlNetlink::Open(kelp_host().fd());
+  int veths = 0;
+  std::vector<net::Link> links = (*host)->ListLinks().value_or({});
+  for (const net::Link& l : links) veths += l.kind == "veth" ? 1 : 0;
+  EXPECT_EQ(veths, 1);
+  PluginRun status = Exec(kelp_host(), KELP_CNI_BINARY, "STATUS", "", tiny, "");
+  EXPECT_EQ(json::parse(status.out).at("code").as_int64(), 50) << status.out;
+}
+
+}  // namespace
+}  // namespace kelp::cni
