@@ -7,8 +7,10 @@
 #include <spdlog/spdlog.h>
 
 #include "bgp/config.h"
+#include "bgp/kernel_routes.h"
 #include "bgp/speaker.h"
 #include "common/clock.h"
+#include "net/netlink_libnl.h"
 
 namespace kelp::bgp {
 
@@ -18,16 +20,23 @@ int RunBgpSpeaker(const BgpCommandOptions& options) {
     spdlog::error("bgp: {}", config.status().ToString());
     return 1;
   }
+  std::unique_ptr<net::LibnlNetlink> netlink;
+  std::unique_ptr<RouteSink> sink = std::make_unique<LoggingRouteSink>();
   if (config->kernel_install) {
-    spdlog::warn("bgp: kernel.install is not implemented yet; best routes are only logged");
+    Result<std::unique_ptr<net::LibnlNetlink>> opened = net::LibnlNetlink::Open();
+    if (!opened.ok()) {
+      spdlog::error("bgp: kernel.install: {}", opened.status().ToString());
+      return 1;
+    }
+    netlink = std::move(opened).value();
+    sink = std::make_unique<KernelRouteSink>(*netlink);
   }
   std::error_code ignored;
   std::filesystem::create_directories(
       std::filesystem::path(options.control_socket).parent_path(), ignored);
-  LoggingRouteSink sink;
   RealClock clock;
   Result<std::unique_ptr<Speaker>> speaker =
-      Speaker::Create(std::move(config).value(), options.control_socket, sink, clock);
+      Speaker::Create(std::move(config).value(), options.control_socket, *sink, clock);
   if (!speaker.ok()) {
     spdlog::error("bgp: {}", speaker.status().ToString());
     return 1;

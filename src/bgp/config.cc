@@ -112,7 +112,8 @@ Result<PeerConfig> ParsePeer(const YAML::Node& node, const std::string& where) {
 Result<SpeakerConfig> ParseRoot(const YAML::Node& root) {
   if (!root.IsMap()) return InvalidArgumentError("the configuration must be a YAML map");
   KELP_RETURN_IF_ERROR(
-      CheckKeys(root, "", {"as", "router_id", "listen", "announce", "kernel", "peers"}));
+      CheckKeys(root, "",
+                {"as", "router_id", "listen", "announce", "kernel", "graceful_restart", "peers"}));
   SpeakerConfig config;
   if (!root["as"]) return KeyError("as", "missing");
   KELP_ASSIGN_OR_RETURN(uint64_t as, ParseUnsigned(root["as"], "as", 0xffffffff));
@@ -137,6 +138,20 @@ Result<SpeakerConfig> ParseRoot(const YAML::Node& root) {
     KELP_RETURN_IF_ERROR(CheckKeys(kernel, "kernel.", {"install"}));
     if (kernel["install"]) {
       KELP_ASSIGN_OR_RETURN(config.kernel_install, ParseBool(kernel["install"], "kernel.install"));
+    }
+  }
+  if (const YAML::Node restart = root["graceful_restart"]) {
+    if (!restart.IsMap()) return KeyError("graceful_restart", "expected a map");
+    KELP_RETURN_IF_ERROR(CheckKeys(restart, "graceful_restart.", {"enabled", "restart_time"}));
+    if (restart["enabled"]) {
+      KELP_ASSIGN_OR_RETURN(config.graceful_restart,
+                            ParseBool(restart["enabled"], "graceful_restart.enabled"));
+    }
+    if (restart["restart_time"]) {
+      KELP_ASSIGN_OR_RETURN(uint64_t seconds, ParseUnsigned(restart["restart_time"],
+                                                            "graceful_restart.restart_time", 4095));
+      if (seconds == 0) return KeyError("graceful_restart.restart_time", "must be 1..4095");
+      config.restart_time = static_cast<uint16_t>(seconds);
     }
   }
   if (const YAML::Node peers = root["peers"]) {

@@ -32,6 +32,10 @@ struct SpeakerConfig {
   uint16_t listen_port = kBgpPort;
   std::vector<Ipv4Prefix> announce;
   bool kernel_install = false;
+  // RFC 4724: advertise the capability, keep a restarting peer's routes as stale (helper),
+  // and restart without disturbing forwarding (restarting speaker).
+  bool graceful_restart = false;
+  uint16_t restart_time = 120;  // seconds (1..4095) peers keep our routes while we restart
   std::vector<PeerConfig> peers;
 };
 

@@ -60,6 +60,7 @@ Open Fsm::LocalOpen() const {
   open.capabilities.multiprotocol = {kIpv4Unicast};
   open.capabilities.route_refresh = true;
   open.capabilities.four_octet_as = config_.local_as;
+  open.capabilities.graceful_restart = config_.graceful_restart;
   return open;
 }
 
@@ -222,7 +223,8 @@ void Fsm::OnSessionEvent(const FsmEvent& event, Actions& out) {
     Fail(std::nullopt, "connection closed by peer", out);
   } else if (const auto* notification = std::get_if<NotificationReceived>(&event)) {
     Fail(std::nullopt,
-         "peer sent NOTIFICATION " + DescribeNotification(notification->notification), out);
+         "peer sent NOTIFICATION " + DescribeNotification(notification->notification), out,
+         /*notification_received=*/true);
   } else if (const auto* error = std::get_if<MessageError>(&event)) {
     Fail(error->error.notification, "bad message from peer: " + error->error.reason, out);
   } else if (const auto* timer = std::get_if<TimerExpired>(&event)) {
@@ -262,14 +264,18 @@ void Fsm::AcceptOpen(const Open& open, Actions& out) {
   EnterState(FsmState::kOpenConfirm);
 }
 
-void Fsm::Fail(std::optional<Notification> notification, std::string reason, Actions& out) {
+void Fsm::Fail(std::optional<Notification> notification, std::string reason, Actions& out,
+               bool notification_received) {
+  const bool notification_exchanged = notification_received || notification.has_value();
   if (notification) out.push_back(SendMessage{std::move(*notification)});
   out.push_back(CloseConnection{});
   for (FsmTimer timer :
        {FsmTimer::kConnectRetry, FsmTimer::kHold, FsmTimer::kKeepalive, FsmTimer::kIdleHold}) {
     StopTimer(timer);
   }
-  if (state_ == FsmState::kEstablished) out.push_back(SessionDown{reason});
+  if (state_ == FsmState::kEstablished) {
+    out.push_back(SessionDown{.reason = reason, .notification = notification_exchanged});
+  }
   last_error_ = std::move(reason);
   if (automatic_restart_) StartTimer(FsmTimer::kIdleHold, config_.idle_hold_time);
   EnterState(FsmState::kIdle);

@@ -64,8 +64,10 @@ struct SendMessage {
 struct ConnectToPeer {};    // initiate an outgoing TCP connection
 struct CloseConnection {};  // drop the TCP connection once queued messages are written
 struct SessionEstablished {};
-struct SessionDown {  // left Established: the peer's routes must be withdrawn
+struct SessionDown {  // left Established: the peer's routes must be withdrawn (or kept stale)
   std::string reason;
+  // A NOTIFICATION was sent or received: no graceful restart applies (RFC 4724 §4.2).
+  bool notification = false;
 };
 struct DeliverUpdate {
   Update update;
@@ -92,6 +94,8 @@ struct FsmConfig {
   bool passive = false;
   // Restart by itself after errors (AutomaticStart); a ManualStop turns this off.
   bool automatic_restart = true;
+  // The RFC 4724 capability to advertise; nullopt advertises none.
+  std::optional<GracefulRestart> graceful_restart;
 };
 
 // What the OPEN exchange settled; valid from OpenConfirm on.
@@ -102,7 +106,7 @@ struct Negotiated {
   bool four_octet_as = false;
   bool route_refresh = false;
   bool ipv4_unicast = false;
-  std::optional<GracefulRestart> peer_graceful_restart;  // recorded, not acted on yet
+  std::optional<GracefulRestart> peer_graceful_restart;
 };
 
 class Fsm {
@@ -139,7 +143,8 @@ class Fsm {
   void AcceptOpen(const Open& open, Actions& out);
   // Sends `notification` (if any), closes, and goes to Idle with `reason` as last_error.
   void OnSessionEvent(const FsmEvent& event, Actions& out);
-  void Fail(std::optional<Notification> notification, std::string reason, Actions& out);
+  void Fail(std::optional<Notification> notification, std::string reason, Actions& out,
+            bool notification_received = false);
   void EnterState(FsmState state);
 
   void StartTimer(FsmTimer timer, std::chrono::steady_clock::duration after);

@@ -326,5 +326,44 @@ TEST_F(FsmTest, CollisionLoserSendsCease7) {
   EXPECT_TRUE(Has<SessionEstablished>(incoming.Handle(KeepaliveReceived{})));
 }
 
+// The session-down action tells the speaker whether graceful restart may apply (RFC 4724
+// §4.2): only when no NOTIFICATION went either way.
+std::optional<SessionDown> Down(const std::vector<FsmAction>& actions) {
+  for (const FsmAction& action : actions) {
+    if (const auto* down = std::get_if<SessionDown>(&action)) return *down;
+  }
+  return std::nullopt;
+}
+
+TEST_F(FsmTest, SessionDownSaysWhetherANotificationWasExchanged) {
+  Fsm closed(Config(), clock_);
+  Establish(closed);
+  std::optional<SessionDown> down = Down(closed.Handle(TcpConnectionFails{}));
+  ASSERT_TRUE(down.has_value());
+  EXPECT_FALSE(down->notification);
+
+  Fsm notified(Config(), clock_);
+  Establish(notified);
+  down = Down(notified.Handle(NotificationReceived{Notification{.code = 6, .subcode = 2}}));
+  ASSERT_TRUE(down.has_value());
+  EXPECT_TRUE(down->notification);
+
+  Fsm expired(Config(), clock_);
+  Establish(expired);
+  clock_.Advance(10s);
+  down = Down(expired.HandleExpiredTimers());
+  ASSERT_TRUE(down.has_value());
+  EXPECT_TRUE(down->notification);  // we sent 4/0
+}
+
+TEST_F(FsmTest, GracefulRestartCapabilityIsAdvertisedWhenConfigured) {
+  EXPECT_FALSE(Fsm(Config(), clock_).LocalOpen().capabilities.graceful_restart.has_value());
+  FsmConfig config = Config();
+  config.graceful_restart = GracefulRestart{
+      .restart_state = true, .restart_time = 120, .families = {{kIpv4Unicast, true}}};
+  Fsm fsm(config, clock_);
+  EXPECT_EQ(fsm.LocalOpen().capabilities.graceful_restart, config.graceful_restart);
+}
+
 }  // namespace
 }  // namespace kelp::bgp

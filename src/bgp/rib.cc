@@ -189,6 +189,33 @@ std::vector<Ipv4Prefix> Rib::PeerDown(PeerId peer) {
   return changed;
 }
 
+size_t Rib::MarkStale(PeerId peer) {
+  size_t count = 0;
+  for (auto& [prefix, entry] : entries_) {
+    for (Route& path : entry.paths) {
+      if (path.from != peer) continue;
+      path.stale = true;
+      ++count;
+    }
+  }
+  adj_rib_out_.erase(peer);
+  return count;
+}
+
+std::vector<Ipv4Prefix> Rib::SweepStale(PeerId peer) {
+  std::vector<Ipv4Prefix> stale;
+  for (const auto& [prefix, entry] : entries_) {
+    for (const Route& path : entry.paths) {
+      if (path.from == peer && path.stale) stale.push_back(prefix);
+    }
+  }
+  std::vector<Ipv4Prefix> changed;
+  for (const Ipv4Prefix& prefix : stale) {
+    if (SetPath(prefix, peer, std::nullopt)) changed.push_back(prefix);
+  }
+  return changed;
+}
+
 std::vector<Ipv4Prefix> Rib::Originate(const Ipv4Prefix& prefix) {
   PathAttributes attributes;
   attributes.origin = Origin::kIgp;
@@ -226,7 +253,7 @@ bool Rib::SetPath(const Ipv4Prefix& prefix, PeerId from, std::optional<Route> ro
 
 void Rib::SelectBest(Entry& entry) {
   entry.best.reset();
-  for (size_t i = 0; i < entry.paths.size(); ++i) {
+  for (uint32_t i = 0; i < entry.paths.size(); ++i) {
     if (!entry.best || BetterRoute(entry.paths[i], entry.paths[*entry.best])) entry.best = i;
   }
 }

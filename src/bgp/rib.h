@@ -4,6 +4,8 @@
 // reflection). Plain data, no I/O: the speaker feeds it UPDATEs and sends what it returns.
 #pragma once
 
+#include <boost/container/small_vector.hpp>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -39,6 +41,9 @@ struct Route {
   bool from_ibgp = false;
   bool from_client = false;
   uint32_t peer_router_id = 0;
+  // Kept from a graceful restart of the peer (RFC 4724 §4.2) until it re-advertises the
+  // route, its End-of-RIB arrives, or its restart time runs out.
+  bool stale = false;
   std::shared_ptr<const PathAttributes> attributes;
 };
 
@@ -55,6 +60,11 @@ class Rib {
   std::vector<Ipv4Prefix> ApplyUpdate(PeerId peer, const Update& update);
   // The peer's session went down: all its routes are withdrawn and its Adj-RIB-Out forgotten.
   std::vector<Ipv4Prefix> PeerDown(PeerId peer);
+  // The peer's session went down but the peer is restarting gracefully (RFC 4724 helper):
+  // its routes stay in use, marked stale; its Adj-RIB-Out is forgotten. Returns how many.
+  size_t MarkStale(PeerId peer);
+  // Withdraws the peer's routes that are still stale; returns the changed prefixes.
+  std::vector<Ipv4Prefix> SweepStale(PeerId peer);
   // Originates `prefix` (ORIGIN IGP, empty AS_PATH); returns the changed prefixes.
   std::vector<Ipv4Prefix> Originate(const Ipv4Prefix& prefix);
 
@@ -81,9 +91,11 @@ class Rib {
   std::vector<Update> FullTable(PeerId peer, uint32_t local_address);
 
  private:
+  // One per prefix, so kept small: the usual single path lives inside the entry (no
+  // allocation of its own), and `best` is an index.
   struct Entry {
-    std::vector<Route> paths;  // at most one per peer (the Adj-RIB-Ins, merged)
-    std::optional<size_t> best;
+    boost::container::small_vector<Route, 1> paths;  // at most one per peer (the Adj-RIB-Ins)
+    std::optional<uint32_t> best;
   };
 
   // True when the route carries our own ORIGINATOR_ID, CLUSTER_ID or AS: it must be ignored.

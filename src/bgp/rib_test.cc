@@ -298,5 +298,32 @@ TEST_F(RibTest, AdjRibOutSendsOnlyDifferencesAndWithdrawals) {
   EXPECT_EQ(withdrawn[0].withdrawn, std::vector<Ipv4Prefix>{P("10.244.5.0/26")});
 }
 
+TEST_F(RibTest, StaleRoutesStayBestUntilSweptAndRefreshedOnesSurvive) {
+  const Ipv4Prefix other = P("10.244.3.0/26");
+  rib_.ApplyUpdate(kIbgpA.address, Announce(Attrs(), {kPrefix, other}));
+  EXPECT_EQ(rib_.MarkStale(kIbgpA.address), 2u);
+  ASSERT_NE(rib_.Best(kPrefix), nullptr);
+  EXPECT_TRUE(rib_.Best(kPrefix)->stale);
+  EXPECT_EQ(rib_.Best(kPrefix)->from, kIbgpA.address);
+
+  // The restarted peer re-advertises one of the two: only the other is swept.
+  rib_.ApplyUpdate(kIbgpA.address, Announce(Attrs(), {kPrefix}));
+  EXPECT_FALSE(rib_.Best(kPrefix)->stale);
+  EXPECT_EQ(rib_.SweepStale(kIbgpA.address), std::vector<Ipv4Prefix>{other});
+  EXPECT_NE(rib_.Best(kPrefix), nullptr);
+  EXPECT_EQ(rib_.Best(other), nullptr);
+}
+
+TEST_F(RibTest, SweepStaleLeavesOtherPeersAlone) {
+  rib_.ApplyUpdate(kIbgpA.address, Announce(Attrs()));
+  rib_.ApplyUpdate(kIbgpB.address, Announce(Attrs()));
+  rib_.MarkStale(kIbgpB.address);
+  EXPECT_TRUE(rib_.SweepStale(kIbgpA.address).empty());
+  rib_.SweepStale(kIbgpB.address);
+  ASSERT_NE(rib_.Best(kPrefix), nullptr);
+  EXPECT_EQ(rib_.Best(kPrefix)->from, kIbgpA.address);
+  EXPECT_FALSE(rib_.Best(kPrefix)->stale);
+}
+
 }  // namespace
 }  // namespace kelp::bgp

@@ -4,6 +4,7 @@
 // it closes it is dropped, and the peer starts a fresh one after the idle hold time.
 #include "bgp/speaker.h"
 
+#include <malloc.h>
 #include <sys/stat.h>
 
 #include <boost/asio.hpp>
@@ -85,8 +86,7 @@ std::string FormatTable(const std::vector<std::string>& header,
 }  // namespace
 
 void LoggingRouteSink::Install(const Ipv4Prefix& prefix, uint32_t next_hop) {
-  spdlog::info("route {} via {} (kernel install not implemented yet)", prefix.ToString(),
-               FormatIpv4(next_hop));
+  spdlog::info("route {} via {}", prefix.ToString(), FormatIpv4(next_hop));
 }
 
 void LoggingRouteSink::Remove(const Ipv4Prefix& prefix) {
@@ -130,11 +130,16 @@ struct Connection {
 };
 
 struct Peer {
-  Peer(asio::io_context& io, PeerConfig config) : config(config), restart_timer(io) {}
+  Peer(asio::io_context& io, PeerConfig config)
+      : config(config), restart_timer(io), stale_timer(io) {}
 
   PeerConfig config;
   std::vector<std::shared_ptr<Connection>> connections;
   asio::steady_timer restart_timer;
+  // RFC 4724 helper: while the peer restarts its routes are stale until its End-of-RIB, or
+  // until this timer (its advertised restart time) runs out.
+  asio::steady_timer stale_timer;
+  bool restarting = false;
   std::string last_error;
   std::chrono::system_clock::time_point since;
 
@@ -156,7 +161,8 @@ class Speaker::Impl {
         control_acceptor_(io_),
         signals_(io_),
         stop_timer_(io_),
-        rib_(RibConfig{.local_as = config_.as, .router_id = config_.router_id}) {
+        rib_(RibConfig{.local_as = config_.as, .router_id = config_.router_id}),
+        leftover_timer_(io_) {
     for (const PeerConfig& peer : config_.peers) {
       peers_.push_back(std::make_unique<Peer>(io_, peer));
       peers_.back()->since = clock_.WallNow();
@@ -201,6 +207,7 @@ class Speaker::Impl {
         BeginStop();
       });
     }
+    TakeLeftovers();
     for (auto& peer : peers_) StartPeer(*peer);
     spdlog::info("BGP speaker AS {} router id {} listening on {}:{}", config_.as,
                  FormatIpv4(config_.router_id), FormatIpv4(config_.listen_address), listen_port());
@@ -223,8 +230,17 @@ class Speaker::Impl {
     acceptor_.close(ignored);
     control_acceptor_.close(ignored);
     signals_.cancel(ignored);
+    leftover_timer_.cancel();
+    if (config_.graceful_restart) {
+      // No Cease and no withdrawals: peers keep our routes as stale and the kernel keeps
+      // forwarding until the restarted speaker has resynchronised (RFC 4724 §4.1).
+      spdlog::info("stopping for a graceful restart: routes stay in place");
+      io_.stop();
+      return;
+    }
     for (auto& peer : peers_) {
       peer->restart_timer.cancel();
+      peer->stale_timer.cancel();
       for (const auto& connection : std::vector(peer->connections)) {
         Dispatch(*peer, connection, ManualStop{});
       }
@@ -247,7 +263,83 @@ class Speaker::Impl {
                      .idle_hold_time = kIdleHoldTime,
                      .passive = passive,
                      // The peer starts a new Connection instead (see the file comment).
-                     .automatic_restart = false};
+                     .automatic_restart = false,
+                     .graceful_restart = LocalGracefulRestart()};
+  }
+
+  // Our RFC 4724 capability: R and F are set while we restart with routes kept in place.
+  std::optional<GracefulRestart> LocalGracefulRestart() const {
+    if (!config_.graceful_restart) return std::nullopt;
+    return GracefulRestart{
+        .restart_state = restarting_,
+        .restart_time = config_.restart_time,
+        .families = {{.family = kIpv4Unicast, .forwarding_state_preserved = restarting_}}};
+  }
+
+  // Routes an earlier run left in the sink: swept now, or kept until every peer has sent its
+  // End-of-RIB (or our restart time passes) when we restart gracefully.
+  void TakeLeftovers() {
+    std::vector<Ipv4Prefix> leftovers = sink_.Leftovers();
+    if (leftovers.empty()) return;
+    if (!config_.graceful_restart) {
+      spdlog::info("removing {} routes left by an earlier run", leftovers.size());
+      for (const Ipv4Prefix& prefix : leftovers) sink_.Remove(prefix);
+      return;
+    }
+    spdlog::info("graceful restart: keeping {} routes until the peers' End-of-RIB",
+                 leftovers.size());
+    leftovers_.insert(leftovers.begin(), leftovers.end());
+    restarting_ = true;
+    for (const auto& peer : peers_) awaiting_end_of_rib_.insert(peer->config.address);
+    leftover_timer_.expires_after(seconds(config_.restart_time));
+    leftover_timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) SweepLeftovers("restart time over");
+    });
+    if (awaiting_end_of_rib_.empty()) SweepLeftovers("no peers");
+  }
+
+  void SweepLeftovers(const char* why) {
+    size_t removed = 0;
+    for (const Ipv4Prefix& prefix : leftovers_) {
+      if (KernelNextHop(prefix)) continue;
+      sink_.Remove(prefix);
+      ++removed;
+    }
+    spdlog::info("graceful restart done ({}): {} stale routes removed", why, removed);
+    leftovers_.clear();
+    awaiting_end_of_rib_.clear();
+    restarting_ = false;
+    leftover_timer_.cancel();
+  }
+
+  // RFC 4724 §4.2: the peer advertised graceful restart for IPv4 unicast and the session
+  // ended without a NOTIFICATION, so it is restarting and its routes are kept as stale.
+  bool PeerMayRestart(const Connection& connection, const SessionDown& down) const {
+    const auto& capability = connection.fsm.negotiated().peer_graceful_restart;
+    if (!config_.graceful_restart || down.notification || stopping_ || !capability) return false;
+    return std::any_of(capability->families.begin(), capability->families.end(),
+                       [](const GracefulRestart::Family& f) { return f.family == kIpv4Unicast; });
+  }
+
+  void BeginPeerRestart(Peer& peer, const GracefulRestart& capability) {
+    size_t count = rib_.MarkStale(peer.config.address);
+    peer.restarting = true;
+    spdlog::info("peer {}: restarting gracefully; {} routes kept as stale for up to {} s",
+                 FormatIpv4(peer.config.address), count, capability.restart_time);
+    peer.stale_timer.expires_after(seconds(capability.restart_time));
+    peer.stale_timer.async_wait([this, &peer](boost::system::error_code ec) {
+      if (!ec) EndPeerRestart(peer, "restart time over");
+    });
+  }
+
+  void EndPeerRestart(Peer& peer, const char* why) {
+    if (!peer.restarting) return;
+    peer.restarting = false;
+    peer.stale_timer.cancel();
+    std::vector<Ipv4Prefix> swept = rib_.SweepStale(peer.config.address);
+    spdlog::info("peer {}: graceful restart over ({}); {} stale routes removed",
+                 FormatIpv4(peer.config.address), why, swept.size());
+    Propagate(swept);
   }
 
   void StartPeer(Peer& peer) {
@@ -452,7 +544,13 @@ class Speaker::Impl {
         OnEstablished(peer, *connection);
       } else if (auto* down = std::get_if<SessionDown>(&action)) {
         spdlog::warn("peer {}: session down: {}", FormatIpv4(peer.config.address), down->reason);
-        Propagate(rib_.PeerDown(peer.config.address));
+        if (PeerMayRestart(*connection, *down)) {
+          BeginPeerRestart(peer, *connection->fsm.negotiated().peer_graceful_restart);
+        } else {
+          peer.restarting = false;
+          peer.stale_timer.cancel();
+          Propagate(rib_.PeerDown(peer.config.address));
+        }
       } else if (auto* update = std::get_if<DeliverUpdate>(&action)) {
         OnUpdate(peer, update->update);
       } else if (std::holds_alternative<DeliverRouteRefresh>(action)) {
@@ -498,6 +596,22 @@ class Speaker::Impl {
                           .as = peer.config.as,
                           .router_id = negotiated.peer_open.bgp_identifier,
                           .route_reflector_client = peer.config.route_reflector_client});
+    if (peer.restarting) {
+      // RFC 4724 §4.2: without the capability, or with forwarding state lost, stale routes go
+      // now; otherwise they wait for the End-of-RIB, timed by the new restart time.
+      const auto& capability = negotiated.peer_graceful_restart;
+      bool preserved =
+          capability && std::any_of(capability->families.begin(), capability->families.end(),
+                                    [](const GracefulRestart::Family& f) {
+                                      return f.family == kIpv4Unicast &&
+                                             f.forwarding_state_preserved;
+                                    });
+      if (!preserved) {
+        EndPeerRestart(peer, "forwarding state not preserved");
+      } else {
+        peer.stale_timer.expires_after(seconds(capability->restart_time));
+      }
+    }
     SendTable(connection, rib_.FullTable(peer.config.address, connection.local_address));
   }
 
@@ -507,9 +621,24 @@ class Speaker::Impl {
     }
     if (update.EndOfRibFamily()) {
       spdlog::info("peer {}: End-of-RIB", FormatIpv4(peer.config.address));
+      // The initial table's decoded messages leave free heap behind: give it back.
+      ::malloc_trim(0);
+      EndPeerRestart(peer, "End-of-RIB");
+      if (awaiting_end_of_rib_.erase(peer.config.address) && awaiting_end_of_rib_.empty()) {
+        SweepLeftovers("End-of-RIB from every peer");
+      }
       return;
     }
     Propagate(rib_.ApplyUpdate(peer.config.address, update));
+  }
+
+  // The next hop the route sink holds for `prefix`: that of the best route when a peer sent
+  // it (our own announcements are not installed). Derived from the RIB rather than kept in a
+  // set of its own, which would cost some 50 bytes per route.
+  std::optional<uint32_t> KernelNextHop(const Ipv4Prefix& prefix) const {
+    const Route* best = rib_.Best(prefix);
+    if (!best || best->from == kLocalOrigin) return std::nullopt;
+    return best->attributes->next_hop;
   }
 
   // Sends the changed best routes to every established peer and the route sink.
@@ -524,12 +653,10 @@ class Speaker::Impl {
       }
     }
     for (const Ipv4Prefix& prefix : changed) {
-      const Route* best = rib_.Best(prefix);
-      if (best && best->from != kLocalOrigin && best->attributes->next_hop) {
-        sink_.Install(prefix, *best->attributes->next_hop);
-        installed_.insert(prefix);
-      } else if (installed_.erase(prefix)) {
-        sink_.Remove(prefix);
+      if (std::optional<uint32_t> next_hop = KernelNextHop(prefix)) {
+        sink_.Install(prefix, *next_hop);
+      } else {
+        sink_.Remove(prefix);  // removing what is not there is a no-op
       }
     }
   }
@@ -610,7 +737,9 @@ class Speaker::Impl {
       report.routes.push_back(RouteStatus{
           .prefix = prefix.ToString(),
           .next_hop = attributes.next_hop ? FormatIpv4(*attributes.next_hop) : "self",
-          .from = route.from == kLocalOrigin ? "local" : FormatIpv4(route.from),
+          .from = route.from == kLocalOrigin ? "local"
+                  : route.stale              ? FormatIpv4(route.from) + " (stale)"
+                                             : FormatIpv4(route.from),
           .as_path = FormatAsPath(attributes)});
     }
     return report;
@@ -627,7 +756,12 @@ class Speaker::Impl {
   asio::steady_timer stop_timer_;
   Rib rib_;
   std::vector<std::unique_ptr<Peer>> peers_;
-  std::set<Ipv4Prefix> installed_;  // what the route sink holds
+  // Graceful restart of this speaker: routes found in the sink at start, the peers whose
+  // End-of-RIB is still awaited, and the restart-time bound on the wait.
+  std::set<Ipv4Prefix> leftovers_;
+  std::set<uint32_t> awaiting_end_of_rib_;
+  asio::steady_timer leftover_timer_;
+  bool restarting_ = false;
   bool stopping_ = false;
   int active_writers_ = 0;  // WriteLoops still running; the stop grace ends when none is
 };

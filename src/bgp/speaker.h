@@ -1,7 +1,7 @@
 // The BGP speaker process: one io_context thread runs the listener, outgoing connects, one
 // session per TCP connection (reader, writer and FSM timer coroutines), the RIB, and a unix
 // control socket serving `kelp bgp status`. Asio stays inside speaker.cc; this header only
-// shows what callers need. Best routes go to a RouteSink (kernel install comes later).
+// shows what callers need. Best routes go to a RouteSink (the kernel, or a log).
 #pragma once
 
 #include <chrono>
@@ -16,15 +16,20 @@
 
 namespace kelp::bgp {
 
-// Where best routes learned from peers go. The netlink implementation comes with libnl.
+// Where best routes learned from peers go.
 class RouteSink {
  public:
   virtual ~RouteSink() = default;
+  // Adds the route to `prefix`, or replaces the one there.
   virtual void Install(const Ipv4Prefix& prefix, uint32_t next_hop) = 0;
   virtual void Remove(const Ipv4Prefix& prefix) = 0;
+  // Routes an earlier run left behind (in the kernel: kelp's route protocol). The speaker
+  // removes them at start, or — restarting gracefully — once its peers' End-of-RIBs (or the
+  // restart time) show which of them are still wanted.
+  virtual std::vector<Ipv4Prefix> Leftovers() { return {}; }
 };
 
-// Logs each change; what `kelp bgp` uses until kernel installation exists.
+// Logs each change; what `kelp bgp` uses with `kernel: {install: false}`.
 class LoggingRouteSink final : public RouteSink {
  public:
   void Install(const Ipv4Prefix& prefix, uint32_t next_hop) override;
@@ -42,7 +47,7 @@ struct PeerStatus {
 struct RouteStatus {
   std::string prefix;
   std::string next_hop;
-  std::string from;  // peer address or "local"
+  std::string from;  // peer address or "local"; "(stale)" added while a peer restarts
   std::string as_path;
 };
 struct StatusReport {
@@ -65,7 +70,10 @@ class Speaker {
 
   // The bound BGP port (useful when the configuration asked for port 0).
   uint16_t listen_port() const;
-  // Runs until Stop() or, with `handle_signals`, SIGINT/SIGTERM; then sends Cease to peers.
+  // Runs until Stop() or, with `handle_signals`, SIGINT/SIGTERM; then sends Cease to peers and
+  // removes its routes from the sink — unless graceful restart is configured: then it just
+  // closes its connections and leaves the routes, so peers and forwarding carry on while it
+  // restarts (RFC 4724).
   void Run(bool handle_signals);
   // Thread-safe.
   void Stop();
