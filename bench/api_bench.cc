@@ -10,7 +10,9 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -46,10 +48,29 @@ constexpr int kWatchers = 100;
 constexpr int kWatchedCreates = 200;
 constexpr auto kWatchPacing = std::chrono::milliseconds(3);
 constexpr const char* kPodsPath = "/api/v1/namespaces/default/pods";
+// The create-rate phases write here; their pods are deleted again before the LISTs, so the
+// server holds exactly kListedPods pods, all in `default`.
+constexpr const char* kCreatesNamespace = "bench-creates";
+constexpr const char* kCreatesPath = "/api/v1/namespaces/bench-creates/pods";
 constexpr const char* kTableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io";
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 double Millis(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+// CPU seconds used so far by the whole process and by the calling thread: their difference
+// over a LIST is the server's CPU time, which a loaded machine does not inflate as it does
+// wall time.
+double ProcessCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+double ThreadCpuSeconds() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
 
 class ScratchDir {
  public:
@@ -71,9 +92,9 @@ class ScratchDir {
 };
 
 // A realistic pod as kubectl would send it: nginx container, labels, resources, probe; ~1.5 KB.
-std::string PodJson(const std::string& name) {
+std::string PodJson(const std::string& name, std::string_view namespace_name) {
   return R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":")" + name +
-         R"(","namespace":"default","labels":{"app":"nginx","tier":"frontend","release":"stable",)"
+         R"(","namespace":")" + std::string(namespace_name) + R"(","labels":{"app":"nginx","tier":"frontend","release":"stable",)"
          R"("app.kubernetes.io/name":"nginx","app.kubernetes.io/instance":"bench",)"
          R"("app.kubernetes.io/version":"1.22","app.kubernetes.io/managed-by":"api-bench"},)"
          R"("annotations":{"kubernetes.io/description":"api benchmark pod serving static content",)"
@@ -121,6 +142,9 @@ Result<SslCtxPtr> ClientContext(const std::filesystem::path& ca_path) {
     return TlsError("load CA " + ca_path.string());
   }
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  // Whole socket reads instead of a header read and a body read per TLS record, as a client
+  // reading megabytes would do.
+  SSL_CTX_set_read_ahead(ctx.get(), 1);
   static constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
   if (SSL_CTX_set_alpn_protos(ctx.get(), kAlpn, sizeof kAlpn) != 0) return TlsError("ALPN");
   return ctx;
@@ -148,10 +172,27 @@ class Connection {
     if (fd_ >= 0) ::close(fd_);
   }
 
+  // A whole response: Content-Length framed, or chunked (large LISTs) read to its last chunk.
   Result<Response> Call(std::string_view method, std::string_view target,
                         std::string_view body = {}, std::string_view accept = "application/json") {
+    Response response;
+    KELP_RETURN_IF_ERROR(CallInto(response, method, target, body, accept));
+    return response;
+  }
+
+  // Call into `response`, whose body's memory is reused (a LIST repeated reads into the same
+  // buffer, so its page faults are not counted again and again).
+  Status CallInto(Response& response, std::string_view method, std::string_view target,
+                  std::string_view body, std::string_view accept) {
     KELP_RETURN_IF_ERROR(Send(method, target, body, accept));
-    return ReadResponse();
+    std::string reused = std::move(response.body);
+    reused.clear();
+    KELP_ASSIGN_OR_RETURN(response, ReadResponse());
+    if (chunked_) {
+      reused.swap(response.body);
+      KELP_RETURN_IF_ERROR(ReadChunkedBody(response.body));
+    }
+    return Status::Ok();
   }
 
   Status Send(std::string_view method, std::string_view target, std::string_view body,
@@ -187,6 +228,22 @@ class Connection {
     response.body = buffer_.substr(0, length);
     buffer_.erase(0, length);
     return response;
+  }
+
+  // Appends the rest of a chunked body to `body`, up to and including its last chunk.
+  Status ReadChunkedBody(std::string& body) {
+    for (;;) {
+      KELP_ASSIGN_OR_RETURN(size_t size_end, ReadUntil("\r\n", 0));
+      const size_t size = std::strtoull(buffer_.c_str(), nullptr, 16);
+      if (size == 0) {
+        KELP_ASSIGN_OR_RETURN(size_t trailer_end, ReadUntil("\r\n\r\n", 0));
+        buffer_.erase(0, trailer_end + 4);
+        return Status::Ok();
+      }
+      KELP_RETURN_IF_ERROR(ReadAtLeast(size_end + 2 + size + 2));
+      body.append(buffer_, size_end + 2, size);
+      buffer_.erase(0, size_end + 2 + size + 2);
+    }
   }
 
   // The next newline-terminated line of a chunked body (a watch event); NotFound at its end.
@@ -314,8 +371,12 @@ Rate RunFor(int clients, Clock::duration duration, MakeClient make_client, Opera
 
 using ConnectionPtr = std::unique_ptr<Connection>;
 
-bool CreatePod(ConnectionPtr& connection, const std::string& name) {
-  Result<Response> response = connection->Call("POST", kPodsPath, PodJson(name));
+bool CreatePod(ConnectionPtr& connection, const std::string& name,
+               bool in_creates_namespace = false) {
+  Result<Response> response =
+      in_creates_namespace
+          ? connection->Call("POST", kCreatesPath, PodJson(name, kCreatesNamespace))
+          : connection->Call("POST", kPodsPath, PodJson(name, "default"));
   return response.ok() && response->status == 201;
 }
 
@@ -323,8 +384,9 @@ Rate ApiCreates(const Target& target, int clients, const std::string& tag,
                 Clock::duration duration) {
   return RunFor(clients, duration, [&] { return target.Connect(); },
                 [&](ConnectionPtr& connection, int c, int i) {
-                  return CreatePod(connection, tag + "-" + std::to_string(c) + "-" +
-                                                   std::to_string(i));
+                  return CreatePod(connection,
+                                   tag + "-" + std::to_string(c) + "-" + std::to_string(i),
+                                   /*in_creates_namespace=*/true);
                 });
 }
 
@@ -350,6 +412,42 @@ Status FillPods(const Target& target, int count) {
   return Status::Ok();
 }
 
+// Deletes every pod of the create phases over 64 connections.
+Status DeleteCreatedPods(const Target& target) {
+  KELP_ASSIGN_OR_RETURN(ConnectionPtr lister, target.Connect());
+  KELP_ASSIGN_OR_RETURN(Response listed, lister->Call("GET", kCreatesPath));
+  boost::json::monotonic_resource arena;
+  boost::system::error_code error;
+  boost::json::value parsed = boost::json::parse(listed.body, error, &arena);
+  if (error || !parsed.is_object() || !parsed.as_object().contains("items")) {
+    return InternalError("list of created pods is not a list");
+  }
+  std::vector<std::string> names;
+  for (const boost::json::value& item : parsed.at("items").as_array()) {
+    names.emplace_back(item.at("metadata").at("name").as_string());
+  }
+  std::atomic<size_t> next = 0;
+  std::atomic<int> failed = 0;
+  std::vector<std::thread> threads;
+  for (int c = 0; c < 64; ++c) {
+    threads.emplace_back([&] {
+      auto connection = target.Connect();
+      if (!connection.ok()) {
+        failed.fetch_add(1);
+        return;
+      }
+      for (size_t i; (i = next.fetch_add(1)) < names.size();) {
+        Result<Response> response =
+            (*connection)->Call("DELETE", std::string(kCreatesPath) + "/" + names[i]);
+        if (!response.ok() || response->status != 200) failed.fetch_add(1);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  if (failed.load() != 0) return InternalError(std::to_string(failed.load()) + " deletes failed");
+  return Status::Ok();
+}
+
 Rate ApiGets(const Target& target, int clients, const std::vector<std::string>& names) {
   return RunFor(clients, kGetPhase, [&] { return target.Connect(); },
                 [&](ConnectionPtr& connection, int c, int i) {
@@ -362,25 +460,44 @@ Rate ApiGets(const Target& target, int clients, const std::vector<std::string>& 
 
 struct ListTiming {
   double mean_ms = 0;
+  double min_ms = 0;
+  double max_ms = 0;
+  double server_cpu_ms = 0;  // per LIST: process CPU less the listing thread's own
+  double client_cpu_ms = 0;  // per LIST: the listing thread's (TLS reads, chunk decoding)
   size_t items = 0;
   size_t bytes = 0;
 };
 
-// Lists the pods `kListRuns` times; `rows_field` names the array counted ("items" or "rows").
+// Lists the pods `list_runs` times; `rows_field` names the array counted ("items" or "rows").
 Result<ListTiming> TimeList(const Target& target, std::string_view accept,
-                            const char* rows_field) {
+                            const char* rows_field, int list_runs) {
   KELP_ASSIGN_OR_RETURN(ConnectionPtr connection, target.Connect());
   ListTiming timing;
+  timing.min_ms = 1e12;
   Response last;
-  const auto start = Clock::now();
-  for (int run = 0; run < kListRuns; ++run) {
-    KELP_ASSIGN_OR_RETURN(last, connection->Call("GET", kPodsPath, {}, accept));
+  const double process_cpu_start = ProcessCpuSeconds();
+  const double thread_cpu_start = ThreadCpuSeconds();
+  double total_ms = 0;
+  for (int run = 0; run < list_runs; ++run) {
+    const auto start = Clock::now();
+    KELP_RETURN_IF_ERROR(connection->CallInto(last, "GET", kPodsPath, {}, accept));
     if (last.status != 200) return InternalError("list answered " + std::to_string(last.status));
+    const double ms = Millis(Clock::now() - start);
+    total_ms += ms;
+    timing.min_ms = std::min(timing.min_ms, ms);
+    timing.max_ms = std::max(timing.max_ms, ms);
   }
-  timing.mean_ms = Millis(Clock::now() - start) / kListRuns;
+  const double client_cpu = ThreadCpuSeconds() - thread_cpu_start;
+  timing.server_cpu_ms =
+      (ProcessCpuSeconds() - process_cpu_start - client_cpu) * 1000.0 / list_runs;
+  timing.client_cpu_ms = client_cpu * 1000.0 / list_runs;
+  timing.mean_ms = total_ms / list_runs;
   timing.bytes = last.body.size();
+  // Parsed into an arena handed back in one piece, so the client's DOM does not stay in the
+  // process RSS that is reported as the server's.
+  boost::json::monotonic_resource arena;
   boost::system::error_code error;
-  boost::json::value parsed = boost::json::parse(last.body, error);
+  boost::json::value parsed = boost::json::parse(last.body, error, &arena);
   if (error || !parsed.is_object()) return InternalError("list body is not a JSON object");
   if (const auto* rows = parsed.as_object().if_contains(rows_field); rows && rows->is_array()) {
     timing.items = rows->as_array().size();
@@ -479,13 +596,20 @@ Result<Rate> StoreCreates(const std::filesystem::path& dir, int writers) {
   auto no_client = [] { return Result<int>(0); };
   auto create = [&](int, int c, int i) {
     const std::string name = std::to_string(c) + "-" + std::to_string(i);
-    return store->Create("/registry/core/pods/default/" + name, PodJson(name)).ok();
+    return store->Create("/registry/core/pods/default/" + name, PodJson(name, "default")).ok();
   };
   (void)RunFor(16, std::chrono::milliseconds(300), no_client, create);  // fill the WAL once
   return RunFor(writers, kCreatePhase, no_client, [&](int, int c, int i) {
     return create(0, c, i + 1'000'000);
   });
 }
+
+// Command line: `api_bench [--lists-only] [--list-runs N]`. --lists-only skips the create, get
+// and watch phases and the store baseline (for profiling the LIST path).
+struct BenchOptions {
+  bool lists_only = false;
+  int list_runs = kListRuns;
+};
 
 struct Figures {
   double rss_before_mb = 0;
@@ -506,6 +630,13 @@ void PrintRate(const char* what, int clients, const Rate& rate, const char* targ
   std::printf("\n");
 }
 
+void PrintList(const char* what, const ListTiming& list, const char* unit) {
+  std::printf("%-34s %3d  %12.1f ms  %-22s (%zu %s, %.1f MB; min %.1f max %.1f ms; "
+              "CPU: server %.1f ms, client %.1f ms)\n",
+              what, 1, list.mean_ms, "< 150 ms", list.items, unit, list.bytes / 1e6, list.min_ms,
+              list.max_ms, list.server_cpu_ms, list.client_cpu_ms);
+}
+
 void PrintFigures(const Figures& f) {
   std::printf("\n%-34s %3s  %15s  %s\n", "measure", "cli", "result", "target (issue 3)");
   for (const auto& [clients, rate] : f.api_creates) {
@@ -519,10 +650,8 @@ void PrintFigures(const Figures& f) {
                 f.api_creates[i].second.PerSecond() / f.store_creates[i].second.PerSecond());
   }
   for (const auto& [clients, rate] : f.gets) PrintRate("API pod gets", clients, rate, "");
-  std::printf("%-34s %3d  %12.1f ms  %-22s (%zu items, %.1f MB)\n", "LIST 10k pods, JSON", 1,
-              f.list_json.mean_ms, "< 150 ms", f.list_json.items, f.list_json.bytes / 1e6);
-  std::printf("%-34s %3d  %12.1f ms  %-22s (%zu rows, %.1f MB)\n", "LIST 10k pods, Table", 1,
-              f.list_table.mean_ms, "< 150 ms", f.list_table.items, f.list_table.bytes / 1e6);
+  PrintList("LIST 10k pods, JSON", f.list_json, "items");
+  PrintList("LIST 10k pods, Table", f.list_table, "rows");
   std::printf("%-34s %3d  %12.2f ms  %s\n", "watch latency p50 (from response)", kWatchers,
               Percentile(f.watch.from_response_ms, 0.50), "");
   std::printf("%-34s %3d  %12.2f ms  %s\n", "watch latency p99 (from response)", kWatchers,
@@ -550,39 +679,82 @@ Result<Target> PrepareTarget(const Server& server, const std::filesystem::path& 
   return Target{.ctx = ctx.get(), .port = server.port(), .token = std::move(token)};
 }
 
-Status MeasureApi(const std::filesystem::path& data_dir, Figures& figures) {
+Status MeasureApi(const std::filesystem::path& data_dir, const BenchOptions& options,
+                  Figures& figures) {
   KELP_ASSIGN_OR_RETURN(
       std::unique_ptr<Server> server,
       Server::Start({.data_dir = data_dir.string(), .bind_address = "127.0.0.1", .https_port = 0}));
   SslCtxPtr ctx;
   KELP_ASSIGN_OR_RETURN(Target target, PrepareTarget(*server, data_dir, ctx));
 
-  int64_t created = ApiCreates(target, 16, "warm", std::chrono::milliseconds(300)).done;
-  std::vector<std::string> names;
+  {
+    KELP_ASSIGN_OR_RETURN(ConnectionPtr connection, target.Connect());
+    KELP_ASSIGN_OR_RETURN(Response made,
+                          connection->Call("POST", "/api/v1/namespaces",
+                                           std::string(R"({"metadata":{"name":")") +
+                                               kCreatesNamespace + R"("}})"));
+    if (made.status != 201) return InternalError("create namespace: " + made.body);
+  }
+  if (!options.lists_only) (void)ApiCreates(target, 16, "warm", std::chrono::milliseconds(300));
   for (int clients : {1, 16, 64}) {
+    if (options.lists_only) break;
     const std::string tag = "c" + std::to_string(clients);
     Rate rate = ApiCreates(target, clients, tag, kCreatePhase);
     figures.api_creates.emplace_back(clients, rate);
-    created += rate.done;
-    for (int c = 0; c < clients && names.size() < 1000; ++c) names.push_back(tag + "-" + std::to_string(c) + "-0");
     std::printf("API creates, %d clients: %.0f/s\n", clients, rate.PerSecond());
     std::fflush(stdout);
   }
+  const auto delete_start = Clock::now();
+  KELP_RETURN_IF_ERROR(DeleteCreatedPods(target));
+  std::printf("deleted the created pods in %.1f s\n", Seconds(Clock::now() - delete_start));
   const auto fill_start = Clock::now();
-  KELP_RETURN_IF_ERROR(FillPods(target, std::max<int>(0, kListedPods - static_cast<int>(created))));
-  std::printf("filled to ~%d pods in %.1f s\n", kListedPods, Seconds(Clock::now() - fill_start));
+  KELP_RETURN_IF_ERROR(FillPods(target, kListedPods));
+  std::printf("filled %d pods in %.1f s\n", kListedPods, Seconds(Clock::now() - fill_start));
+  std::vector<std::string> names;
+  for (int i = 0; i < kListedPods; i += kListedPods / 1000) names.push_back("fill-" + std::to_string(i));
   figures.rss_loaded_mb = kelp::bench::RssMegabytes();
-  for (int clients : {1, 16, 64}) figures.gets.emplace_back(clients, ApiGets(target, clients, names));
-  KELP_ASSIGN_OR_RETURN(figures.list_json, TimeList(target, "application/json", "items"));
-  KELP_ASSIGN_OR_RETURN(figures.list_table, TimeList(target, kTableAccept, "rows"));
+  for (int clients : {1, 16, 64}) {
+    if (!options.lists_only) figures.gets.emplace_back(clients, ApiGets(target, clients, names));
+  }
+  KELP_ASSIGN_OR_RETURN(figures.list_json,
+                        TimeList(target, "application/json", "items", options.list_runs));
+  KELP_ASSIGN_OR_RETURN(figures.list_table,
+                        TimeList(target, kTableAccept, "rows", options.list_runs));
+  if (figures.list_json.items != kListedPods || figures.list_table.items != kListedPods) {
+    return InternalError("the LISTs returned " + std::to_string(figures.list_json.items) + " and " +
+                         std::to_string(figures.list_table.items) + " pods, not " +
+                         std::to_string(kListedPods));
+  }
   figures.rss_after_lists_mb = kelp::bench::RssMegabytes();
   malloc_trim(0);  // tells retained free heap apart from live memory
   figures.rss_after_trim_mb = kelp::bench::RssMegabytes();
-  KELP_ASSIGN_OR_RETURN(figures.watch, MeasureWatch(target));
+  if (!options.lists_only) {
+    KELP_ASSIGN_OR_RETURN(figures.watch, MeasureWatch(target));
+  }
   return Status::Ok();
 }
 
-int Run() {
+Result<BenchOptions> ParseOptions(int argc, char** argv) {
+  BenchOptions options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--lists-only") {
+      options.lists_only = true;
+    } else if (arg == "--list-runs" && i + 1 < argc && std::atoi(argv[i + 1]) > 0) {
+      options.list_runs = std::atoi(argv[++i]);
+    } else {
+      return InvalidArgumentError("usage: api_bench [--lists-only] [--list-runs N]");
+    }
+  }
+  return options;
+}
+
+int Run(int argc, char** argv) {
+  Result<BenchOptions> options = ParseOptions(argc, argv);
+  if (!options.ok()) {
+    std::fprintf(stderr, "%s\n", options.status().message().c_str());
+    return 2;
+  }
   ScratchDir dir;
   if (!dir.ok()) {
     std::fprintf(stderr, "cannot create a scratch directory under /var/tmp\n");
@@ -593,11 +765,12 @@ int Run() {
               dir.path().c_str(), static_cast<long long>(kCreatePhase.count()));
   Figures figures;
   figures.rss_before_mb = kelp::bench::RssMegabytes();
-  if (Status status = MeasureApi(dir.path() / "server", figures); !status.ok()) {
+  if (Status status = MeasureApi(dir.path() / "server", *options, figures); !status.ok()) {
     std::fprintf(stderr, "api: %s\n", status.ToString().c_str());
     return 1;
   }
   for (int writers : {1, 16, 64}) {
+    if (options->lists_only) break;
     Result<Rate> rate = StoreCreates(dir.path(), writers);
     if (!rate.ok()) {
       std::fprintf(stderr, "store: %s\n", rate.status().ToString().c_str());
@@ -614,4 +787,4 @@ int Run() {
 }  // namespace
 }  // namespace kelp::apiserver
 
-int main() { return kelp::apiserver::Run(); }
+int main(int argc, char** argv) { return kelp::apiserver::Run(argc, argv); }

@@ -78,6 +78,34 @@ void DefaultPodSpec(boost::json::object& spec) {
   DefaultContainers(spec, "initContainers");
 }
 
+// Kubernetes' DefaultTolerationSeconds admission: a pod that does not tolerate the
+// not-ready/unreachable NoExecute taints tolerates them for 300 s, so the node-lifecycle
+// controller evicts it 5 minutes after its node fails.
+void DefaultNodeFailureTolerations(boost::json::object& spec) {
+  constexpr int kDefaultTolerationSeconds = 300;
+  boost::json::value& tolerations = spec["tolerations"];
+  if (tolerations.is_null()) tolerations = boost::json::array();
+  if (!tolerations.is_array()) return;
+  for (std::string_view taint : {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"}) {
+    bool tolerated = false;
+    for (const boost::json::value& entry : tolerations.get_array()) {
+      const boost::json::object* toleration = entry.if_object();
+      if (toleration == nullptr) continue;
+      std::string_view key = StringOr(*toleration, "key", "");
+      std::string_view effect = StringOr(*toleration, "effect", "");
+      if ((key == taint || key.empty()) && (effect == "NoExecute" || effect.empty())) {
+        tolerated = true;
+      }
+    }
+    if (tolerated) continue;
+    tolerations.get_array().push_back(boost::json::object{{"key", taint},
+                                                          {"operator", "Exists"},
+                                                          {"effect", "NoExecute"},
+                                                          {"tolerationSeconds",
+                                                           kDefaultTolerationSeconds}});
+  }
+}
+
 void DefaultPodTemplate(boost::json::object& workload_spec) {
   boost::json::object* tmpl = EnsureObject(workload_spec, "template");
   boost::json::object* spec = tmpl ? EnsureObject(*tmpl, "spec") : nullptr;
@@ -164,7 +192,10 @@ void ApplyDefaults(std::string_view group, std::string_view resource, boost::jso
   if (group.empty() && resource == "namespaces") {
     DefaultNamespace(object);
   } else if (group.empty() && resource == "pods") {
-    with_spec(DefaultPodSpec);
+    with_spec([](boost::json::object& spec) {
+      DefaultPodSpec(spec);
+      DefaultNodeFailureTolerations(spec);
+    });
   } else if (group.empty() && resource == "services") {
     with_spec(DefaultService);
   } else if (group == "apps" && resource == "deployments") {

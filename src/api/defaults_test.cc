@@ -21,6 +21,11 @@ constexpr std::string_view kDefaultedPodSpec = R"("restartPolicy":"Always","dnsP
     "terminationGracePeriodSeconds":30,"schedulerName":"default-scheduler","securityContext":{},
     "enableServiceLinks":true)";
 
+// DefaultTolerationSeconds: pods (not templates) tolerate node failures for 300 s.
+constexpr std::string_view kNodeFailureTolerations = R"("tolerations":[
+    {"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoExecute","tolerationSeconds":300},
+    {"key":"node.kubernetes.io/unreachable","operator":"Exists","effect":"NoExecute","tolerationSeconds":300}])";
+
 TEST(DefaultsTest, Pod) {
   ExpectDefaulted("", "pods",
                   R"({"spec":{"containers":[{"name":"a","image":"nginx"},
@@ -31,6 +36,18 @@ TEST(DefaultsTest, Pod) {
       {"name":"b","image":"reg:5000/app:1.2","ports":[{"containerPort":80,"protocol":"TCP"}],"imagePullPolicy":"IfNotPresent","terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File","resources":{}},
       {"name":"c","image":"busybox:latest","imagePullPolicy":"Always","terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File","resources":{}},
       {"name":"d","image":"x@sha256:ab","imagePullPolicy":"IfNotPresent","terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File","resources":{}}],)") +
+                      std::string(kDefaultedPodSpec) + "," + std::string(kNodeFailureTolerations) +
+                      "}}");
+}
+
+TEST(DefaultsTest, PodToleratesOnlyTheNodeFailuresItDoesNotTolerateAlready) {
+  ExpectDefaulted("", "pods",
+                  R"({"spec":{"containers":[],"tolerations":[{"key":"node.kubernetes.io/not-ready",
+                      "operator":"Exists","effect":"NoExecute","tolerationSeconds":10}]}})",
+                  std::string(R"({"spec":{"containers":[],"tolerations":[{"key":"node.kubernetes.io/not-ready",
+                      "operator":"Exists","effect":"NoExecute","tolerationSeconds":10},
+                      {"key":"node.kubernetes.io/unreachable","operator":"Exists","effect":"NoExecute",
+                      "tolerationSeconds":300}],)") +
                       std::string(kDefaultedPodSpec) + "}}");
 }
 
@@ -38,11 +55,13 @@ TEST(DefaultsTest, KeepsClientValues) {
   ExpectDefaulted("", "pods",
                   R"({"spec":{"restartPolicy":"Never","dnsPolicy":"Default","terminationGracePeriodSeconds":5,
                       "schedulerName":"s","securityContext":{"runAsUser":1},"enableServiceLinks":false,
+                      "tolerations":[{"operator":"Exists"}],
                       "containers":[{"name":"a","image":"nginx","imagePullPolicy":"Never",
                       "terminationMessagePath":"/t","terminationMessagePolicy":"FallbackToLogsOnError",
                       "resources":{"limits":{"cpu":"1"}}}]}})",
                   R"({"spec":{"restartPolicy":"Never","dnsPolicy":"Default","terminationGracePeriodSeconds":5,
                       "schedulerName":"s","securityContext":{"runAsUser":1},"enableServiceLinks":false,
+                      "tolerations":[{"operator":"Exists"}],
                       "containers":[{"name":"a","image":"nginx","imagePullPolicy":"Never",
                       "terminationMessagePath":"/t","terminationMessagePolicy":"FallbackToLogsOnError",
                       "resources":{"limits":{"cpu":"1"}}}]}})");

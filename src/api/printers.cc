@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <boost/json/array.hpp>
+#include <boost/json/serializer.hpp>
 #include <cctype>
 #include <chrono>
 #include <cstdint>
@@ -927,12 +928,16 @@ Row PrintGeneric(const json::object& object, TimePoint now) {
 
 // ---- Registry ----
 
+}  // namespace
+
 struct ResourcePrinter {
   std::string_view group;
   std::string_view resource;
   std::span<const Column> columns;
   RowPrinter print;
 };
+
+namespace {
 
 constexpr std::array kPrinters{
     ResourcePrinter{"", "pods", kPodColumns, PrintPod},
@@ -1000,6 +1005,49 @@ json::object TableRow(const ResourcePrinter& printer, const json::object& object
   return table_row;
 }
 
+// Appends the JSON text of `value` (an object, array or value) to `out` without building a
+// std::string of its own.
+template <typename JsonValue>
+void AppendJson(const JsonValue& value, std::string& out) {
+  json::serializer serializer;
+  serializer.reset(&value);
+  char buffer[4096];
+  while (!serializer.done()) out.append(serializer.read(buffer, sizeof buffer));
+}
+
+// TableRow's text, with the object's metadata written from where it is instead of copied.
+void AppendTableRow(const ResourcePrinter& printer, const json::object& object,
+                    TableObjectKind include_object, TimePoint now, std::string& out) {
+  Row row = printer.print(object, now);
+  out.append(R"({"cells":)");
+  AppendJson(row.cells, out);
+  if (!row.conditions.empty()) {
+    out.append(R"(,"conditions":)");
+    AppendJson(row.conditions, out);
+  }
+  switch (include_object) {
+    case TableObjectKind::kPartialObjectMetadata: {
+      out.append(R"(,"object":{"kind":"PartialObjectMetadata",)"
+                 R"("apiVersion":"meta.k8s.io/v1","metadata":)");
+      const json::object* metadata = ObjectAt(object, "metadata");
+      if (metadata != nullptr) {
+        AppendJson(*metadata, out);
+      } else {
+        out.append("{}");
+      }
+      out.push_back('}');
+      break;
+    }
+    case TableObjectKind::kObject:
+      out.append(R"(,"object":)");
+      AppendJson(object, out);
+      break;
+    case TableObjectKind::kNone:
+      break;
+  }
+  out.push_back('}');
+}
+
 json::object TableMetadata(const TableOptions& options) {
   json::object metadata;
   if (!options.resource_version.empty()) metadata["resourceVersion"] = options.resource_version;
@@ -1034,6 +1082,27 @@ Result<json::object> BuildTable(std::string_view resource, std::string_view grou
                       {"metadata", TableMetadata(options)},
                       {"columnDefinitions", ColumnDefinitions(printer.columns)},
                       {"rows", std::move(rows)}};
+}
+
+TableTextWriter::TableTextWriter(std::string_view resource, std::string_view group,
+                                 TableOptions options, const Clock& clock)
+    : printer_(FindPrinter(resource, group)),
+      options_(std::move(options)),
+      now_(clock.WallNow()) {}
+
+std::string TableTextWriter::Head() const {
+  std::string head = R"({"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":)";
+  AppendJson(TableMetadata(options_), head);
+  head.append(R"(,"columnDefinitions":)");
+  AppendJson(ColumnDefinitions(printer_.columns), head);
+  head.append(R"(,"rows":[)");
+  return head;
+}
+
+void TableTextWriter::AppendRow(const json::object& object, std::string& out) {
+  if (!first_row_) out.push_back(',');
+  first_row_ = false;
+  AppendTableRow(printer_, object, options_.include_object, now_, out);
 }
 
 }  // namespace kelp::api

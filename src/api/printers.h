@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,5 +39,29 @@ Result<TableObjectKind> ParseIncludeObject(std::string_view value);
 Result<boost::json::object> BuildTable(std::string_view resource, std::string_view group,
                                        const std::vector<const boost::json::object*>& objects,
                                        const TableOptions& options, const Clock& clock);
+
+// The same Table written as text one row at a time, so a LIST of thousands of objects never
+// holds a Table DOM: Head(), then AppendRow per object (rows separated by commas), then Tail().
+// The text parses to what BuildTable returns for the same objects at the same time.
+struct ResourcePrinter;  // printers.cc: a resource's columns and row printer
+
+class TableTextWriter {
+ public:
+  TableTextWriter(std::string_view resource, std::string_view group, TableOptions options,
+                  const Clock& clock);
+
+  // `{"kind":"Table",...,"rows":[`
+  std::string Head() const;
+  // Appends the row of `object` (preceded by a comma unless it is the first row).
+  void AppendRow(const boost::json::object& object, std::string& out);
+  // `]}`
+  static std::string_view Tail() { return "]}"; }
+
+ private:
+  const ResourcePrinter& printer_;
+  TableOptions options_;
+  std::chrono::system_clock::time_point now_;
+  bool first_row_ = true;
+};
 
 }  // namespace kelp::api

@@ -575,6 +575,39 @@ TEST_F(PrintersTest, NullObjectIsAnError) {
   EXPECT_EQ(table.status().code(), StatusCode::kInvalidArgument);
 }
 
+// The streamed Table (a LIST from the watch cache) is BuildTable's Table, byte for byte, for
+// every includeObject, with rows that carry conditions and objects without metadata.
+TEST_F(PrintersTest, TableTextWriterWritesWhatBuildTablePrints) {
+  const std::vector<json::object> pods = {
+      Parse(R"({"metadata": {"name": "web-1", "namespace": "default", "labels": {"app": "web"},
+                 "creationTimestamp": "2023-12-31T23:00:00Z"},
+               "spec": {"nodeName": "node01", "containers": [{"name": "c"}]},
+               "status": {"phase": "Succeeded", "containerStatuses": [{"name": "c",
+                 "state": {"terminated": {"reason": "Completed", "exitCode": 0}}}]}})"),
+      Parse(R"({"metadata": {"name": "web-2", "creationTimestamp": "2023-12-31T23:59:00Z"},
+               "status": {"phase": "Pending"}})"),
+      json::object(),
+  };
+  std::vector<const json::object*> pointers;
+  for (const json::object& pod : pods) pointers.push_back(&pod);
+  for (TableObjectKind include : {TableObjectKind::kPartialObjectMetadata,
+                                  TableObjectKind::kObject, TableObjectKind::kNone}) {
+    const TableOptions options{.include_object = include, .resource_version = "42",
+                               .continue_token = "abc"};
+    Result<json::object> built = BuildTable("pods", "", pointers, options, clock_);
+    ASSERT_TRUE(built.ok());
+    TableTextWriter writer("pods", "", options, clock_);
+    std::string text = writer.Head();
+    for (const json::object& pod : pods) writer.AppendRow(pod, text);
+    text.append(TableTextWriter::Tail());
+    EXPECT_EQ(text, SerializeJson(*built));
+  }
+  TableTextWriter empty("configmaps", "", {}, clock_);
+  Result<json::object> built_empty = BuildTable("configmaps", "", {}, {}, clock_);
+  ASSERT_TRUE(built_empty.ok());
+  EXPECT_EQ(empty.Head() + std::string(TableTextWriter::Tail()), SerializeJson(*built_empty));
+}
+
 TEST(ParseIncludeObjectTest, KnownValuesAndErrors) {
   EXPECT_EQ(*ParseIncludeObject(""), TableObjectKind::kPartialObjectMetadata);
   EXPECT_EQ(*ParseIncludeObject("Metadata"), TableObjectKind::kPartialObjectMetadata);

@@ -722,6 +722,329 @@ constexpr FieldSpec kHpaV2Fields[] = {
 };
 constexpr MessageSchema kHpaV2{"HorizontalPodAutoscaler", kHpaV2Fields};
 
+// ---- core/v1: object references, service accounts, endpoints, events ----
+
+constexpr FieldSpec kObjectReferenceFields[] = {
+    StringField(1, "kind"),       StringField(2, "namespace"),
+    StringField(3, "name"),       StringField(4, "uid"),
+    StringField(5, "apiVersion"), StringField(6, "resourceVersion"),
+    StringField(7, "fieldPath"),
+};
+constexpr MessageSchema kObjectReference{"ObjectReference", kObjectReferenceFields};
+
+constexpr FieldSpec kServiceAccountFields[] = {
+    MessageField(1, "metadata", kObjectMeta),
+    MessageListField(2, "secrets", kObjectReference),
+    MessageListField(3, "imagePullSecrets", kLocalObjectReference),
+    BoolField(4, "automountServiceAccountToken", kKeep),
+};
+constexpr MessageSchema kServiceAccount{"ServiceAccount", kServiceAccountFields};
+
+constexpr FieldSpec kEndpointAddressFields[] = {
+    StringField(1, "ip", kKeep),
+    StringField(3, "hostname"),
+    StringField(4, "nodeName", kKeep),
+    MessageField(2, "targetRef", kObjectReference),
+};
+constexpr MessageSchema kEndpointAddress{"EndpointAddress", kEndpointAddressFields};
+
+constexpr FieldSpec kCoreEndpointPortFields[] = {
+    StringField(1, "name"),
+    Int32Field(2, "port", kKeep),
+    StringField(3, "protocol"),
+    StringField(4, "appProtocol", kKeep),
+};
+constexpr MessageSchema kCoreEndpointPort{"EndpointPort", kCoreEndpointPortFields};
+
+constexpr FieldSpec kEndpointSubsetFields[] = {
+    MessageListField(1, "addresses", kEndpointAddress),
+    MessageListField(2, "notReadyAddresses", kEndpointAddress),
+    MessageListField(3, "ports", kCoreEndpointPort),
+};
+constexpr MessageSchema kEndpointSubset{"EndpointSubset", kEndpointSubsetFields};
+
+constexpr FieldSpec kEndpointsFields[] = {
+    MessageField(1, "metadata", kObjectMeta),
+    MessageListField(2, "subsets", kEndpointSubset),
+};
+constexpr MessageSchema kEndpoints{"Endpoints", kEndpointsFields};
+
+constexpr FieldSpec kEventSourceFields[] = {
+    StringField(1, "component"),
+    StringField(2, "host"),
+};
+constexpr MessageSchema kEventSource{"EventSource", kEventSourceFields};
+
+// metav1.MicroTime has metav1.Time's wire form; it decodes at seconds precision here.
+constexpr FieldSpec kEventSeriesFields[] = {
+    Int32Field(1, "count"),
+    OtherField(2, "lastObservedTime", kTime),
+};
+constexpr MessageSchema kEventSeries{"EventSeries", kEventSeriesFields};
+
+constexpr FieldSpec kEventFields[] = {
+    MessageField(1, "metadata", kObjectMeta),
+    MessageField(2, "involvedObject", kObjectReference),
+    StringField(3, "reason"),
+    StringField(4, "message"),
+    MessageField(5, "source", kEventSource),
+    OtherField(6, "firstTimestamp", kTime),
+    OtherField(7, "lastTimestamp", kTime),
+    Int32Field(8, "count"),
+    StringField(9, "type"),
+    OtherField(10, "eventTime", kTime),
+    MessageField(11, "series", kEventSeries),
+    StringField(12, "action"),
+    MessageField(13, "related", kObjectReference),
+    StringField(14, "reportingComponent", kKeep),
+    StringField(15, "reportingInstance", kKeep),
+};
+constexpr MessageSchema kEvent{"Event", kEventFields};
+
+// ---- core/v1: nodes ----
+
+constexpr FieldSpec kTaintFields[] = {
+    StringField(1, "key", kKeep),
+    StringField(2, "value"),
+    StringField(3, "effect", kKeep),
+    OtherField(4, "timeAdded", kTime),
+};
+constexpr MessageSchema kTaint{"Taint", kTaintFields};
+
+constexpr FieldSpec kConfigMapNodeConfigSourceFields[] = {
+    StringField(1, "namespace", kKeep),        StringField(2, "name", kKeep),
+    StringField(3, "uid"),                     StringField(4, "resourceVersion"),
+    StringField(5, "kubeletConfigKey", kKeep),
+};
+constexpr MessageSchema kConfigMapNodeConfigSource{"ConfigMapNodeConfigSource",
+                                                   kConfigMapNodeConfigSourceFields};
+
+constexpr FieldSpec kNodeConfigSourceFields[] = {
+    MessageField(2, "configMap", kConfigMapNodeConfigSource),
+};
+constexpr MessageSchema kNodeConfigSource{"NodeConfigSource", kNodeConfigSourceFields};
+
+constexpr FieldSpec kNodeSpecFields[] = {
+    StringField(1, "podCIDR"),
+    OtherField(7, "podCIDRs", kStringList),
+    StringField(3, "providerID"),
+    BoolField(4, "unschedulable"),
+    MessageListField(5, "taints", kTaint),
+    MessageField(6, "configSource", kNodeConfigSource),
+    StringField(2, "externalID"),
+};
+constexpr MessageSchema kNodeSpec{"NodeSpec", kNodeSpecFields};
+
+constexpr FieldSpec kNodeConditionFields[] = {
+    StringField(1, "type", kKeep),
+    StringField(2, "status", kKeep),
+    OtherField(3, "lastHeartbeatTime", kTime),
+    OtherField(4, "lastTransitionTime", kTime),
+    StringField(5, "reason"),
+    StringField(6, "message"),
+};
+constexpr MessageSchema kNodeCondition{"NodeCondition", kNodeConditionFields};
+
+constexpr FieldSpec kNodeAddressFields[] = {
+    StringField(1, "type", kKeep),
+    StringField(2, "address", kKeep),
+};
+constexpr MessageSchema kNodeAddress{"NodeAddress", kNodeAddressFields};
+
+constexpr FieldSpec kDaemonEndpointFields[] = {Int32Field(1, "Port", kKeep)};
+constexpr MessageSchema kDaemonEndpoint{"DaemonEndpoint", kDaemonEndpointFields};
+
+constexpr FieldSpec kNodeDaemonEndpointsFields[] = {
+    MessageField(1, "kubeletEndpoint", kDaemonEndpoint),
+};
+constexpr MessageSchema kNodeDaemonEndpoints{"NodeDaemonEndpoints", kNodeDaemonEndpointsFields};
+
+constexpr FieldSpec kNodeSystemInfoFields[] = {
+    StringField(1, "machineID", kKeep),
+    StringField(2, "systemUUID", kKeep),
+    StringField(3, "bootID", kKeep),
+    StringField(4, "kernelVersion", kKeep),
+    StringField(5, "osImage", kKeep),
+    StringField(6, "containerRuntimeVersion", kKeep),
+    StringField(7, "kubeletVersion", kKeep),
+    StringField(8, "kubeProxyVersion", kKeep),
+    StringField(9, "operatingSystem", kKeep),
+    StringField(10, "architecture", kKeep),
+};
+constexpr MessageSchema kNodeSystemInfo{"NodeSystemInfo", kNodeSystemInfoFields};
+
+constexpr FieldSpec kContainerImageFields[] = {
+    OtherField(1, "names", kStringList),
+    Int64Field(2, "sizeBytes"),
+};
+constexpr MessageSchema kContainerImage{"ContainerImage", kContainerImageFields};
+
+constexpr FieldSpec kAttachedVolumeFields[] = {
+    StringField(1, "name", kKeep),
+    StringField(2, "devicePath", kKeep),
+};
+constexpr MessageSchema kAttachedVolume{"AttachedVolume", kAttachedVolumeFields};
+
+constexpr FieldSpec kNodeConfigStatusFields[] = {
+    MessageField(1, "assigned", kNodeConfigSource),
+    MessageField(2, "active", kNodeConfigSource),
+    MessageField(3, "lastKnownGood", kNodeConfigSource),
+    StringField(4, "error"),
+};
+constexpr MessageSchema kNodeConfigStatus{"NodeConfigStatus", kNodeConfigStatusFields};
+
+constexpr FieldSpec kNodeRuntimeHandlerFeaturesFields[] = {
+    BoolField(1, "recursiveReadOnlyMounts", kKeep),
+    BoolField(2, "userNamespaces", kKeep),
+};
+constexpr MessageSchema kNodeRuntimeHandlerFeatures{"NodeRuntimeHandlerFeatures",
+                                                    kNodeRuntimeHandlerFeaturesFields};
+
+constexpr FieldSpec kNodeRuntimeHandlerFields[] = {
+    StringField(1, "name", kKeep),
+    MessageField(2, "features", kNodeRuntimeHandlerFeatures),
+};
+constexpr MessageSchema kNodeRuntimeHandler{"NodeRuntimeHandler", kNodeRuntimeHandlerFields};
+
+constexpr FieldSpec kNodeFeaturesFields[] = {BoolField(1, "supplementalGroupsPolicy", kKeep)};
+constexpr MessageSchema kNodeFeatures{"NodeFeatures", kNodeFeaturesFields};
+
+constexpr FieldSpec kNodeStatusFields[] = {
+    OtherField(1, "capacity", kQuantityMap),
+    OtherField(2, "allocatable", kQuantityMap),
+    StringField(3, "phase"),
+    MessageListField(4, "conditions", kNodeCondition),
+    MessageListField(5, "addresses", kNodeAddress),
+    MessageField(6, "daemonEndpoints", kNodeDaemonEndpoints),
+    MessageField(7, "nodeInfo", kNodeSystemInfo),
+    MessageListField(8, "images", kContainerImage),
+    OtherField(9, "volumesInUse", kStringList),
+    MessageListField(10, "volumesAttached", kAttachedVolume),
+    MessageField(11, "config", kNodeConfigStatus),
+    MessageListField(12, "runtimeHandlers", kNodeRuntimeHandler),
+    MessageField(13, "features", kNodeFeatures),
+};
+constexpr MessageSchema kNodeStatus{"NodeStatus", kNodeStatusFields};
+
+constexpr FieldSpec kNodeFields[] = {
+    MessageField(1, "metadata", kObjectMeta),
+    MessageField(2, "spec", kNodeSpec),
+    MessageField(3, "status", kNodeStatus),
+};
+constexpr MessageSchema kNode{"Node", kNodeFields};
+
+// ---- apps/v1: daemon sets ----
+
+constexpr FieldSpec kRollingUpdateDaemonSetFields[] = {
+    OtherField(1, "maxUnavailable", kIntOrString),
+    OtherField(2, "maxSurge", kIntOrString),
+};
+constexpr MessageSchema kRollingUpdateDaemonSet{"RollingUpdateDaemonSet",
+                                                kRollingUpdateDaemonSetFields};
+
+constexpr FieldSpec kDaemonSetUpdateStrategyFields[] = {
+    StringField(1, "type"),
+    MessageField(2, "rollingUpdate", kRollingUpdateDaemonSet),
+};
+constexpr MessageSchema kDaemonSetUpdateStrategy{"DaemonSetUpdateStrategy",
+                                                 kDaemonSetUpdateStrategyFields};
+
+constexpr FieldSpec kDaemonSetSpecFields[] = {
+    MessageField(1, "selector", kLabelSelector),
+    MessageField(2, "template", kPodTemplateSpec),
+    MessageField(3, "updateStrategy", kDaemonSetUpdateStrategy),
+    Int32Field(4, "minReadySeconds"),
+    Int32Field(6, "revisionHistoryLimit", kKeep),
+};
+constexpr MessageSchema kDaemonSetSpec{"DaemonSetSpec", kDaemonSetSpecFields};
+
+constexpr FieldSpec kDaemonSetStatusFields[] = {
+    Int32Field(1, "currentNumberScheduled", kKeep),
+    Int32Field(2, "numberMisscheduled", kKeep),
+    Int32Field(3, "desiredNumberScheduled", kKeep),
+    Int32Field(4, "numberReady", kKeep),
+    Int64Field(5, "observedGeneration"),
+    Int32Field(6, "updatedNumberScheduled"),
+    Int32Field(7, "numberAvailable"),
+    Int32Field(8, "numberUnavailable"),
+    Int32Field(9, "collisionCount", kKeep),
+    MessageListField(10, "conditions", kTransitionCondition),
+};
+constexpr MessageSchema kDaemonSetStatus{"DaemonSetStatus", kDaemonSetStatusFields};
+
+constexpr FieldSpec kDaemonSetFields[] = {
+    MessageField(1, "metadata", kObjectMeta),
+    MessageField(2, "spec", kDaemonSetSpec),
+    MessageField(3, "status", kDaemonSetStatus),
+};
+constexpr MessageSchema kDaemonSet{"DaemonSet", kDaemonSetFields};
+
+// ---- coordination.k8s.io/v1 ----
+
+constexpr FieldSpec kLeaseSpecFields[] = {
+    StringField(1, "holderIdentity", kKeep),
+    Int32Field(2, "leaseDurationSeconds", kKeep),
+    OtherField(3, "acquireTime", kTime),
+    OtherField(4, "renewTime", kTime),
+    Int32Field(5, "leaseTransitions", kKeep),
+    StringField(6, "strategy", kKeep),
+    StringField(7, "preferredHolder", kKeep),
+};
+constexpr MessageSchema kLeaseSpec{"LeaseSpec", kLeaseSpecFields};
+
+constexpr FieldSpec kLeaseFields[] = {
+    MessageField(1, "metadata", kObjectMeta),
+    MessageField(2, "spec", kLeaseSpec),
+};
+constexpr MessageSchema kLease{"Lease", kLeaseFields};
+
+// ---- discovery.k8s.io/v1 ----
+
+constexpr FieldSpec kEndpointConditionsFields[] = {
+    BoolField(1, "ready", kKeep),
+    BoolField(2, "serving", kKeep),
+    BoolField(3, "terminating", kKeep),
+};
+constexpr MessageSchema kEndpointConditions{"EndpointConditions", kEndpointConditionsFields};
+
+// ForZone and ForNode share this layout.
+constexpr FieldSpec kNamedHintFields[] = {StringField(1, "name", kKeep)};
+constexpr MessageSchema kNamedHint{"ForZone", kNamedHintFields};
+
+constexpr FieldSpec kEndpointHintsFields[] = {
+    MessageListField(1, "forZones", kNamedHint),
+    MessageListField(2, "forNodes", kNamedHint),
+};
+constexpr MessageSchema kEndpointHints{"EndpointHints", kEndpointHintsFields};
+
+constexpr FieldSpec kEndpointFields[] = {
+    OtherField(1, "addresses", kStringList),
+    MessageField(2, "conditions", kEndpointConditions),
+    StringField(3, "hostname", kKeep),
+    MessageField(4, "targetRef", kObjectReference),
+    OtherField(5, "deprecatedTopology", kStringMap),
+    StringField(6, "nodeName", kKeep),
+    StringField(7, "zone", kKeep),
+    MessageField(8, "hints", kEndpointHints),
+};
+constexpr MessageSchema kEndpoint{"Endpoint", kEndpointFields};
+
+constexpr FieldSpec kDiscoveryEndpointPortFields[] = {
+    StringField(1, "name", kKeep),
+    StringField(2, "protocol", kKeep),
+    Int32Field(3, "port", kKeep),
+    StringField(4, "appProtocol", kKeep),
+};
+constexpr MessageSchema kDiscoveryEndpointPort{"EndpointPort", kDiscoveryEndpointPortFields};
+
+constexpr FieldSpec kEndpointSliceFields[] = {
+    MessageField(1, "metadata", kObjectMeta),
+    StringField(4, "addressType", kKeep),
+    MessageListField(2, "endpoints", kEndpoint),
+    MessageListField(3, "ports", kDiscoveryEndpointPort),
+};
+constexpr MessageSchema kEndpointSlice{"EndpointSlice", kEndpointSliceFields};
+
 constexpr ObjectSchema kObjectSchemas[] = {
     {"v1", "Namespace", &kNamespace},
     {"v1", "Pod", &kPod},
@@ -732,6 +1055,13 @@ constexpr ObjectSchema kObjectSchemas[] = {
     {"apps/v1", "ReplicaSet", &kReplicaSet},
     {"autoscaling/v1", "HorizontalPodAutoscaler", &kHpaV1},
     {"autoscaling/v2", "HorizontalPodAutoscaler", &kHpaV2},
+    {"v1", "Node", &kNode},
+    {"v1", "Event", &kEvent},
+    {"v1", "Endpoints", &kEndpoints},
+    {"v1", "ServiceAccount", &kServiceAccount},
+    {"apps/v1", "DaemonSet", &kDaemonSet},
+    {"coordination.k8s.io/v1", "Lease", &kLease},
+    {"discovery.k8s.io/v1", "EndpointSlice", &kEndpointSlice},
 };
 
 }  // namespace

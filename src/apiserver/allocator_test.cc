@@ -354,10 +354,12 @@ TEST_F(ServiceRestTest, DeleteAndTypeChangeRelease) {
   EXPECT_EQ(CreateService("default", "a", "10.96.0.20", 30020).status, 201);
 }
 
-TEST_F(ServiceRestTest, NamespaceDeletionReleases) {
+TEST_F(ServiceRestTest, DeletesInATerminatingNamespaceRelease) {
   ASSERT_EQ(Send("POST", "/api/v1/namespaces", R"({"metadata":{"name":"abc"}})").status, 201);
   ASSERT_EQ(CreateService("abc", "a", "10.96.0.30", 30030).status, 201);
   ASSERT_EQ(Send("DELETE", "/api/v1/namespaces/abc").status, 200);
+  EXPECT_TRUE(allocator_->IsNodePortAllocated(30030));
+  ASSERT_EQ(Send("DELETE", "/api/v1/namespaces/abc/services/a").status, 200);
   EXPECT_FALSE(allocator_->IsNodePortAllocated(30030));
   EXPECT_FALSE(allocator_->IsIpAllocated(*ParseIpv4Address("10.96.0.30")));
 }

@@ -68,11 +68,12 @@ HttpRequest ToHttpRequest(http::request<http::string_body>&& message) {
                      std::move(headers), std::move(message.body()));
 }
 
-http::response<http::string_body> ToBeastResponse(const HttpResponse& response, bool keep_alive) {
+// Takes the body over: a large one is not copied.
+http::response<http::string_body> ToBeastResponse(HttpResponse&& response, bool keep_alive) {
   http::response<http::string_body> message{static_cast<http::status>(response.status), 11};
   if (!response.content_type.empty()) message.set(http::field::content_type, response.content_type);
   for (const auto& [name, value] : response.extra_headers) message.set(name, value);
-  message.body() = response.body;
+  message.body() = std::move(response.body);
   message.keep_alive(keep_alive);
   message.prepare_payload();
   return message;
@@ -93,18 +94,23 @@ std::optional<HttpResponse> ResponseToReadError(const boost::system::error_code&
   return std::nullopt;
 }
 
-// Chunks on their way from a ResponseStream's helper thread to the connection. Bounded, so a
-// slow client slows the producer down instead of growing memory.
+// Chunks on their way from a ResponseStream's helper thread to the connection. Bounded in
+// chunks (many small watch events) and bytes (the large chunks of a LIST), so a slow client
+// slows the producer down instead of growing memory.
 class ChunkQueue {
  public:
   static constexpr size_t kMaxQueuedChunks = 256;
+  static constexpr size_t kMaxQueuedBytes = 1024 * 1024;
 
   // Helper thread: blocks while full. `chunk` nullopt marks the end. False once closed.
   bool Push(std::optional<std::string> chunk) {
     std::unique_lock lock(mutex_);
-    not_full_.wait(lock, [this] { return closed_ || chunks_.size() < kMaxQueuedChunks; });
+    not_full_.wait(lock, [this] {
+      return closed_ || (chunks_.size() < kMaxQueuedChunks && queued_bytes_ < kMaxQueuedBytes);
+    });
     if (closed_) return false;
     if (chunk) {
+      queued_bytes_ += chunk->size();
       chunks_.push_back(std::move(*chunk));
     } else {
       ended_ = true;
@@ -117,8 +123,15 @@ class ChunkQueue {
     std::lock_guard lock(mutex_);
     std::deque<std::string> taken;
     taken.swap(chunks_);
+    queued_bytes_ = 0;
     not_full_.notify_all();
     return {std::move(taken), ended_};
+  }
+
+  // io thread: whether TakeAll has something new to hand over.
+  bool HasNews() {
+    std::lock_guard lock(mutex_);
+    return !chunks_.empty() || ended_;
   }
 
   void Close() {
@@ -128,9 +141,10 @@ class ChunkQueue {
   }
 
  private:
-  std::mutex mutex_;  // guards chunks_, ended_ and closed_
+  std::mutex mutex_;  // guards chunks_, queued_bytes_, ended_ and closed_
   std::condition_variable not_full_;
   std::deque<std::string> chunks_;
+  size_t queued_bytes_ = 0;
   bool ended_ = false;
   bool closed_ = false;
 };
@@ -332,11 +346,14 @@ struct HttpsServer::Impl {
         response = co_await HandleOnPool(ToHttpRequest(parser.release()));
       }
       if (response.stream) {
-        // A streamed body ends the connection: kubectl opens a new one per watch anyway.
-        co_await WriteStreamedResponse(stream, response);
-        co_return;
+        // An open-ended stream (a watch) ends the connection: kubectl opens a new one per
+        // watch anyway. A finite one (a LIST) keeps it.
+        keep_alive = keep_alive && response.stream->KeepsConnection();
+        const bool completed = co_await WriteStreamedResponse(stream, response, keep_alive);
+        if (!completed || !keep_alive) co_return;
+        continue;
       }
-      auto message = ToBeastResponse(response, keep_alive && !stopping);
+      auto message = ToBeastResponse(std::move(response), keep_alive && !stopping);
       transport.expires_after(kIdleTimeout);
       co_await http::async_write(stream, message, asio::redirect_error(asio::use_awaitable, error));
       if (error) co_return;
@@ -363,24 +380,27 @@ struct HttpsServer::Impl {
   };
 
   // Header with chunked encoding, then each chunk as the producer hands it over, flushed at
-  // once; ends when the stream ends, a write fails (client gone) or the server stops.
-  asio::awaitable<void> WriteStreamedResponse(Stream& stream, const HttpResponse& response) {
+  // once; ends when the stream ends, a write fails (client gone) or the server stops. True
+  // when the whole body was written; with `keep_alive` the connection then stays open,
+  // otherwise it is shut down here.
+  asio::awaitable<bool> WriteStreamedResponse(Stream& stream, const HttpResponse& response,
+                                              bool keep_alive) {
     beast::tcp_stream& transport = beast::get_lowest_layer(stream);
     boost::system::error_code error;
     http::response<http::empty_body> header{static_cast<http::status>(response.status), 11};
     if (!response.content_type.empty()) header.set(http::field::content_type, response.content_type);
     for (const auto& [name, value] : response.extra_headers) header.set(name, value);
-    header.keep_alive(false);
+    header.keep_alive(keep_alive);
     header.chunked(true);
     http::response_serializer<http::empty_body> serializer{header};
     transport.expires_after(kIdleTimeout);
     co_await http::async_write_header(stream, serializer,
                                       asio::redirect_error(asio::use_awaitable, error));
-    if (error) co_return;
+    if (error) co_return false;
 
     auto pump = std::make_shared<StreamPump>(io, response.stream);
     ActivePumpRegistration registration(active_pumps, pump.get());
-    if (stopping) co_return;
+    if (stopping) co_return false;
     std::deque<std::string> pending;
     if (!response.body.empty()) pending.push_back(response.body);
     StreamProducer producer(io, pump);
@@ -388,23 +408,30 @@ struct HttpsServer::Impl {
       auto [chunks, ended] = pump->queue->TakeAll();
       for (std::string& chunk : chunks) pending.push_back(std::move(chunk));
       for (const std::string& chunk : pending) {
+        if (chunk.empty()) continue;  // an empty chunk would mark the end of the body
         transport.expires_after(kIdleTimeout);
         co_await asio::async_write(stream, http::make_chunk(asio::buffer(chunk)),
                                    asio::redirect_error(asio::use_awaitable, error));
-        if (error) co_return;
+        if (error) co_return false;
       }
       pending.clear();
       if (ended) break;
-      if (stopping) co_return;
+      if (stopping) co_return false;
+      // Chunks pushed while this coroutine was writing were announced by a wake-up that found
+      // no wait to cancel: take them now. One pushed after this check wakes the wait below,
+      // since its wake-up is posted to this (the io) thread.
+      if (pump->queue->HasNews()) continue;
       co_await pump->wake.async_wait(asio::redirect_error(asio::use_awaitable, error));
-      if (stopping) co_return;
+      if (stopping) co_return false;
     }
     transport.expires_after(kIdleTimeout);
     co_await asio::async_write(stream, http::make_chunk_last(),
                                asio::redirect_error(asio::use_awaitable, error));
-    if (error) co_return;
+    if (error) co_return false;
+    if (keep_alive) co_return true;
     transport.expires_after(kTlsShutdownTimeout);
     co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, error));
+    co_return true;
   }
 
   // Runs the handler on handler_pool and resumes the connection on the io thread.

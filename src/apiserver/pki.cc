@@ -236,6 +236,8 @@ bool ServingCertificateIsCurrent(const std::filesystem::path& cert_path,
   bool key_matches = X509_check_private_key(cert->get(), key->get()) == 1;
   ERR_clear_error();
   if (!key_matches || !VerifyCertificateAgainstCa(*cert_pem, ca.cert_pem).ok()) return false;
+  // Files from before the chain was presented hold the leaf alone.
+  if (!cert_pem->ends_with(ca.cert_pem)) return false;
   time_t renew_at = std::time(nullptr) + kServingRenewBeforeSeconds;
   if (X509_cmp_time(X509_get0_notAfter(cert->get()), &renew_at) <= 0) return false;
   Result<std::vector<std::string>> names = CertificateSubjectAltNames(*cert_pem);
@@ -300,7 +302,10 @@ Result<PkiFiles> EnsurePki(const std::filesystem::path& tls_dir,
   KELP_ASSIGN_OR_RETURN(std::string key_pem, PrivateKeyPem(key.get()));
   KELP_ASSIGN_OR_RETURN(std::string cert_pem, CertificatePem(cert.get()));
   KELP_RETURN_IF_ERROR(WriteFileAtomic(files.serving_key_path, key_pem, kPrivateKeyMode));
-  KELP_RETURN_IF_ERROR(WriteFileAtomic(files.serving_cert_path, cert_pem, kCertificateMode));
+  // The chain (leaf, then the CA) is what the server presents, so a client that pins the CA by
+  // its hash (ClientConfig::ca_sha256) finds it in the handshake.
+  KELP_RETURN_IF_ERROR(
+      WriteFileAtomic(files.serving_cert_path, cert_pem + ca.cert_pem, kCertificateMode));
   files.serving_cert_issued = true;
   return files;
 }

@@ -1,7 +1,8 @@
 // The apiserver's own small PKI under <data-dir>/tls/: a self-signed cluster CA and the HTTPS
 // serving certificate it signs. Created on first start, reused afterwards; the serving
 // certificate is re-issued only when its subject alternative names change, it no longer
-// matches the CA or its key, or it nears expiry. Keys are EC P-256, written 0600.
+// matches the CA or its key, or it nears expiry. Keys are EC P-256, written 0600. serving.crt
+// holds the chain the server presents: the serving certificate, then the CA certificate.
 #pragma once
 
 #include <filesystem>

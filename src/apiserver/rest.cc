@@ -11,13 +11,16 @@
 #include <optional>
 
 #include "api/apply.h"
+#include "api/conversion.h"
 #include "api/openapi.h"
 #include "api/protobuf_decode.h"
 #include "api/patch.h"
 #include "apiserver/allocator.h"
+#include "apiserver/list_body.h"
 #include "apiserver/objects.h"
 #include "apiserver/selection.h"
 #include "apiserver/watch.h"
+#include "apiserver/watch_cache.h"
 #include "common/json.h"
 
 namespace kelp::apiserver {
@@ -38,6 +41,11 @@ constexpr std::string_view kExpiredContinue =
     "The provided continue parameter is too old to display a consistent list result. You can "
     "start a new list without the continue parameter.";
 constexpr int64_t kDefaultPodGraceSeconds = 30;
+// How long a read waits for the watch cache to catch up with the store before reading the
+// store itself (Kubernetes answers 504 after 3 s; kelp falls back instead).
+constexpr std::chrono::milliseconds kCacheCatchUpTimeout{3000};
+// A Table LIST of more rows than this is printed while it is written (CachedListBody).
+constexpr size_t kInlineTableRows = 256;
 const char* const kDefaultNamespaces[] = {"default", "kube-system", "kube-public",
                                           "kube-node-lease"};
 
@@ -278,11 +286,40 @@ bool Allows(const std::vector<std::string>& verbs, std::string_view verb) {
   return std::find(verbs.begin(), verbs.end(), verb) != verbs.end();
 }
 
-// Storing `object` ends its life: it is being deleted and its last finalizer is gone (pods
-// and namespaces finish deleting through their own paths).
+// A namespace's spec.finalizers ("kubernetes"): the namespace controller removes it through
+// the finalize subresource once the namespace is empty.
+bool HasNamespaceFinalizers(const ResourceInfo& resource, const json::object& object) {
+  if (!IsResource(resource, "", "namespaces")) return false;
+  Result<const json::array*> finalizers = FindArray(object, "spec.finalizers");
+  return finalizers.ok() && *finalizers != nullptr && !(*finalizers)->empty();
+}
+
+// Storing `object` ends its life: it is being deleted, its last finalizer is gone and no grace
+// period runs (a pod on a node waits for its kubelet's final delete).
 bool CompletesDeletion(const ResourceInfo& resource, const json::object& object) {
-  return BeingDeleted(object) && !HasFinalizers(object) && !IsResource(resource, "", "pods") &&
-         !IsResource(resource, "", "namespaces");
+  if (!BeingDeleted(object) || HasFinalizers(object) || HasNamespaceFinalizers(resource, object)) {
+    return false;
+  }
+  Result<std::optional<int64_t>> grace = FindInt64(object, "metadata.deletionGracePeriodSeconds");
+  return grace.ok() && grace->value_or(0) == 0;
+}
+
+// The finalizer the garbage collector acts on for a delete with this propagationPolicy.
+std::string_view PropagationFinalizer(std::string_view policy) {
+  if (policy == "Foreground") return "foregroundDeletion";
+  if (policy == "Orphan") return "orphan";
+  return "";
+}
+
+// Adds `finalizer` to metadata.finalizers; false when it was there already.
+bool AddFinalizer(json::object& object, std::string_view finalizer) {
+  json::value& finalizers = Metadata(object)["finalizers"];
+  if (!finalizers.is_array()) finalizers = json::array();
+  for (const json::value& present : finalizers.as_array()) {
+    if (present.is_string() && present.as_string() == finalizer) return false;
+  }
+  finalizers.as_array().push_back(json::string(finalizer));
+  return true;
 }
 
 bool AllocatesFor(const ServiceAllocator* allocator, const ResourceInfo& resource) {
@@ -487,6 +524,7 @@ HttpResponse RestApi::Dispatch(const Call& call) const {
       return ServiceUnavailableResponse("the node agent is not available yet");
     }
     if (sub.name == "binding") return Bind(call);
+    if (sub.name == "finalize") return Finalize(call);
     if (sub.name == "scale") return method == "GET" ? GetScale(call) : WriteScale(call);
     if (sub.name == "status") {
       if (method == "GET") return Get(call);
@@ -539,6 +577,9 @@ HttpResponse RestApi::List(const Call& call) const {
   if (!limit || *limit < 0) return BadRequestResponse("limit must be a non-negative integer");
   const std::string prefix = StoragePrefix(call.resource, call.namespace_name);
   storage::ListOptions options;
+  if (std::optional<HttpResponse> cached = ListFromCache(call, *filter, *limit)) {
+    return std::move(*cached);
+  }
   if (!call.Param("continue").empty()) {
     Result<ContinueToken> token = DecodeContinueToken(call.Param("continue"));
     if (!token.ok() || !token->last_key.starts_with(prefix)) {
@@ -608,6 +649,116 @@ HttpResponse RestApi::List(const Call& call) const {
   return JsonResponse(200, Serialize(list));
 }
 
+std::optional<HttpResponse> RestApi::ListFromCache(const Call& call, const ObjectFilter& filter,
+                                                   int64_t limit) const {
+  const WatchCache* cache = options_.watch_cache;
+  const std::string api_version = call.resource.ApiVersion();
+  // An exact older revision, and kinds served in another version than stored, read the store.
+  if (cache == nullptr || call.Param("resourceVersionMatch") == "Exact" ||
+      api::StorageApiVersion(call.resource.group, call.resource.kind, api_version) !=
+          api_version) {
+    return std::nullopt;
+  }
+  const std::string prefix = StoragePrefix(call.resource, call.namespace_name);
+  ContinueToken token;
+  if (!call.Param("continue").empty()) {
+    Result<ContinueToken> decoded = DecodeContinueToken(call.Param("continue"));
+    if (!decoded.ok() || !decoded->last_key.starts_with(prefix)) return std::nullopt;  // 400 there
+    token = std::move(*decoded);
+  }
+  if (!cache->WaitUntilFresh(store_.CurrentRevision(), kCacheCatchUpTimeout)) return std::nullopt;
+  const bool filtered = !filter.Empty();
+  // Objects of the snapshot are JSON text; only a filtered page parses them here.
+  WatchCache::Snapshot snapshot =
+      cache->List(prefix, token.last_key, filtered ? 0 : static_cast<size_t>(limit));
+  // A later page reflects the first page's revision: the cache holds only the present, which is
+  // that revision as long as nothing of the resource changed since.
+  if (token.revision != 0 &&
+      (token.revision > snapshot.revision || cache->LastChange(prefix) > token.revision)) {
+    return std::nullopt;
+  }
+  const int64_t revision = token.revision != 0 ? token.revision : snapshot.revision;
+  ResourceHooks hooks = HooksFor(call.resource);
+  const bool table = WantsTable(call.request) && (hooks.table_writer || hooks.print_table);
+  // A page of a filtered list is selected first: its continue token (in the head) names the
+  // last object it holds. Otherwise the snapshot is the selection, filtered as it is written.
+  std::vector<std::shared_ptr<const CachedObject>> selected;
+  ObjectFilter body_filter = filter;
+  bool more = snapshot.more;
+  if (filtered && limit > 0) {
+    std::vector<unsigned char> scratch_buffer(64 * 1024);
+    json::monotonic_resource scratch(scratch_buffer.data(), scratch_buffer.size());
+    for (size_t i = 0; i < snapshot.objects.size(); ++i) {
+      scratch.release();
+      Result<json::object> object =
+          ParseJsonObject(snapshot.objects[i]->json, json::storage_ptr(&scratch));
+      if (!object.ok() || !filter.Matches(*object)) continue;
+      selected.push_back(std::move(snapshot.objects[i]));
+      if (static_cast<int64_t>(selected.size()) == limit) {
+        more = more || i + 1 < snapshot.objects.size();
+        break;
+      }
+    }
+    body_filter = ObjectFilter();
+  } else {
+    selected = std::move(snapshot.objects);
+  }
+  std::string continue_token;
+  if (more && !selected.empty()) {
+    continue_token = EncodeContinueToken({.revision = revision, .last_key = selected.back()->key});
+  }
+  if (table && !hooks.table_writer) {
+    // A printer that only builds whole Tables: every object decoded at once.
+    json::monotonic_resource arena;
+    std::vector<json::object> objects;
+    for (const std::shared_ptr<const CachedObject>& cached : selected) {
+      Result<json::object> object = ParseJsonObject(cached->json, json::storage_ptr(&arena));
+      if (object.ok() && body_filter.Matches(*object)) objects.push_back(std::move(*object));
+    }
+    std::vector<const json::object*> pointers;
+    pointers.reserve(objects.size());
+    for (const json::object& object : objects) pointers.push_back(&object);
+    Result<json::object> printed = hooks.print_table(
+        pointers, TableRequest{.include_object = call.Param("includeObject"),
+                               .resource_version = std::to_string(revision),
+                               .continue_token = continue_token});
+    if (!printed.ok()) return StoreErrorResponse(printed.status(), call.resource, "");
+    return JsonResponse(200, Serialize(*printed));
+  }
+  std::unique_ptr<api::TableTextWriter> table_writer;
+  std::string head;
+  std::string tail;
+  if (table) {
+    Result<std::unique_ptr<api::TableTextWriter>> writer =
+        hooks.table_writer(TableRequest{.include_object = call.Param("includeObject"),
+                                        .resource_version = std::to_string(revision),
+                                        .continue_token = continue_token});
+    if (!writer.ok()) return StoreErrorResponse(writer.status(), call.resource, "");
+    table_writer = std::move(*writer);
+    head = table_writer->Head();
+    tail = api::TableTextWriter::Tail();
+  } else {
+    // The list document around the cached JSON of its items, joined as they are.
+    head.append(R"({"kind":")").append(call.resource.kind).append(R"(List","apiVersion":")");
+    head.append(api_version).append(R"(","metadata":{"resourceVersion":")");
+    head.append(std::to_string(revision)).append("\"");
+    if (!continue_token.empty()) head.append(R"(,"continue":")").append(continue_token).append("\"");
+    head.append(R"(},"items":[)");
+    tail = "]}";
+  }
+  // A body of more than a chunk or two is written while it is made, on the transport's
+  // helper thread; a small one is made here and sent with its length.
+  const bool streamed = table ? selected.size() > kInlineTableRows
+                              : CachedListBody::JsonBytes(selected) > CachedListBody::kChunkBytes;
+  auto body = std::make_shared<CachedListBody>(std::move(head), std::move(selected),
+                                               std::move(body_filter), std::move(table_writer),
+                                               std::move(tail));
+  HttpResponse response = JsonResponse(200, "");
+  response.stream = std::move(body);
+  if (!streamed) response.body = CollectBody(response);
+  return response;
+}
+
 HttpResponse RestApi::Watch(const Call& call) const {
   Result<ObjectFilter> filter = ObjectFilter::Parse(
       call.Param("labelSelector"), call.Param("fieldSelector"), call.resource.plural);
@@ -634,7 +785,30 @@ HttpResponse RestApi::Watch(const Call& call) const {
   const std::string requested = call.Param("resourceVersion");
   std::deque<std::string> initial;
   int64_t start = 0;
-  if (requested.empty() || requested == "0") {
+  const WatchCache* cache = options_.watch_cache;
+  const std::string api_version = call.resource.ApiVersion();
+  const bool plain_events = filter->Empty() && !(WantsTable(call.request) && hooks.print_table) &&
+                            api::StorageApiVersion(call.resource.group, call.resource.kind,
+                                                   api_version) == api_version;
+  if ((requested.empty() || requested == "0") && cache != nullptr &&
+      cache->WaitUntilFresh(store_.CurrentRevision(), kCacheCatchUpTimeout)) {
+    // The current state from memory; the cached JSON goes out as it is when nothing is
+    // filtered, printed or converted.
+    WatchCache::Snapshot snapshot = cache->List(prefix, "", 0);
+    for (const std::shared_ptr<const CachedObject>& cached : snapshot.objects) {
+      if (plain_events) {
+        initial.push_back(R"({"type":"ADDED","object":)" + cached->json + "}\n");
+        continue;
+      }
+      const storage::KeyValue kv{.key = cached->key, .value = cached->json,
+                                 .mod_revision = cached->mod_revision};
+      Result<json::object> object = DecodeStoredObject(kv, call.resource);
+      if (!object.ok() || !filter->Matches(*object)) continue;
+      Result<json::value> rendered = render(std::move(*object));
+      if (rendered.ok()) initial.push_back(WatchEventStream::EventLine("ADDED", *rendered));
+    }
+    start = snapshot.revision;
+  } else if (requested.empty() || requested == "0") {
     // As Kubernetes does: the current state as ADDED events, then the changes after it.
     Result<storage::ListResult> current = store_.List(prefix, {});
     if (!current.ok()) return StoreErrorResponse(current.status(), call.resource, "");
@@ -944,9 +1118,17 @@ HttpResponse RestApi::Delete(const Call& call) const {
     options = std::move(*parsed);
   }
   Result<std::optional<std::string>> policy = FindString(options, "propagationPolicy");
+  if (!call.Param("propagationPolicy").empty()) {
+    policy = std::optional<std::string>(call.Param("propagationPolicy"));
+  }
   if (!policy.ok() || (*policy && **policy != "Orphan" && **policy != "Background" &&
                        **policy != "Foreground")) {
     return BadRequestResponse("propagationPolicy must be Orphan, Background or Foreground");
+  }
+  Result<std::optional<bool>> orphan_dependents = FindBool(options, "orphanDependents");
+  std::string propagation = policy->value_or("");
+  if (propagation.empty() && orphan_dependents.ok() && orphan_dependents->value_or(false)) {
+    propagation = "Orphan";
   }
   Result<std::optional<int64_t>> grace = FindInt64(options, "gracePeriodSeconds");
   if (!grace.ok()) return BadRequestResponse(grace.status().message());
@@ -965,13 +1147,14 @@ HttpResponse RestApi::Delete(const Call& call) const {
     return ConflictResponse(call.resource, call.name, "the precondition for the delete does not hold");
   }
   if (call.DryRun()) return JsonResponse(200, Serialize(*current));
-  Result<json::object> deleted = DeleteObject(call, *kv, grace_seconds);
+  Result<json::object> deleted = DeleteObject(call, *kv, grace_seconds, propagation);
   if (!deleted.ok()) return StoreErrorResponse(deleted.status(), call.resource, call.name);
   return JsonResponse(200, Serialize(*deleted));
 }
 
 Result<json::object> RestApi::DeleteObject(const Call& call, const storage::KeyValue& kv,
-                                           int64_t grace_seconds) const {
+                                           int64_t grace_seconds,
+                                           std::string_view propagation) const {
   KELP_ASSIGN_OR_RETURN(json::object object, DecodeStoredObject(kv, call.resource));
   const std::string key = kv.key;
   const bool is_namespace = IsResource(call.resource, "", "namespaces");
@@ -985,24 +1168,25 @@ Result<json::object> RestApi::DeleteObject(const Call& call, const storage::KeyV
                                     : kDefaultPodGraceSeconds;
   }
   const bool graceful = pod_on_node && grace_seconds > 0;
-  if (is_namespace || HasFinalizers(object) || graceful) {
-    if (!BeingDeleted(object)) {
-      json::object& metadata = Metadata(object);
+  // Foreground and Orphan leave the object to the garbage collector behind a finalizer.
+  const std::string_view finalizer = is_namespace ? "" : PropagationFinalizer(propagation);
+  const bool finalizer_added = !finalizer.empty() && AddFinalizer(object, finalizer);
+  const bool waits =
+      HasFinalizers(object) || HasNamespaceFinalizers(call.resource, object) || graceful;
+  if (waits) {
+    json::object& metadata = Metadata(object);
+    const bool shortens = BeingDeleted(object) && grace_seconds == 0 &&
+                          GetInt64(metadata, "deletionGracePeriodSeconds").value_or(0) > 0;
+    if (BeingDeleted(object) && !finalizer_added && !shortens) return object;
+    if (!BeingDeleted(object) || shortens) {
       int64_t wait = graceful ? grace_seconds : 0;
       metadata["deletionTimestamp"] = Rfc3339(clock_.WallNow() + std::chrono::seconds(wait));
       metadata["deletionGracePeriodSeconds"] = wait;
-      if (is_namespace) object["status"] = json::object{{"phase", "Terminating"}};
-      KELP_ASSIGN_OR_RETURN(int64_t revision,
-                            store_.Update(key, EncodeForStore(object), kv.mod_revision));
-      Metadata(object)["resourceVersion"] = std::to_string(revision);
     }
-    if (!is_namespace) return object;
-    // No namespace controller exists yet: empty the namespace right away, as it would.
-    KELP_RETURN_IF_ERROR(DeleteNamespaceContents(call.name));
-    if (!HasFinalizers(object)) {
-      Status removed = store_.Delete(key, 0).status();
-      if (!removed.ok() && removed.code() != StatusCode::kNotFound) return removed;
-    }
+    if (is_namespace) object["status"] = json::object{{"phase", "Terminating"}};
+    KELP_ASSIGN_OR_RETURN(int64_t revision,
+                          store_.Update(key, EncodeForStore(object), kv.mod_revision));
+    Metadata(object)["resourceVersion"] = std::to_string(revision);
     return object;
   }
   KELP_ASSIGN_OR_RETURN(int64_t revision, store_.Delete(key, kv.mod_revision));
@@ -1011,28 +1195,34 @@ Result<json::object> RestApi::DeleteObject(const Call& call, const storage::KeyV
   return object;
 }
 
-Status RestApi::DeleteNamespaceContents(std::string_view namespace_name) const {
-  std::vector<std::string> prefixes;
-  for (const ResourceInfo& resource : ServedResources()) {
-    if (!resource.namespaced) continue;
-    std::string prefix = StoragePrefix(resource, namespace_name);
-    if (std::find(prefixes.begin(), prefixes.end(), prefix) != prefixes.end()) continue;
-    prefixes.push_back(prefix);
-    KELP_ASSIGN_OR_RETURN(storage::ListResult contents, store_.List(prefix, {}));
-    for (const storage::KeyValue& kv : contents.items) {
-      Result<json::object> object = DecodeStoredObject(kv, resource);
-      if (object.ok() && HasFinalizers(*object)) continue;  // waits for its finalizers
-      Status deleted = store_.Delete(kv.key, kv.mod_revision).status();
-      if (deleted.ok() && object.ok()) {
-        ReleaseIfService(options_.service_allocator, resource, *object);
-      }
-      if (!deleted.ok() && deleted.code() != StatusCode::kNotFound &&
-          deleted.code() != StatusCode::kConflict) {
-        return deleted;
-      }
-    }
+HttpResponse RestApi::Finalize(const Call& call) const {
+  Result<storage::KeyValue> kv = store_.Get(call.Key());
+  if (!kv.ok()) return StoreErrorResponse(kv.status(), call.resource, call.name);
+  Result<json::object> old = DecodeStoredObject(*kv, call.resource);
+  if (!old.ok()) return StoreErrorResponse(InternalError(old.status().message()), call.resource, call.name);
+  Result<json::object> body = DecodeBody(call.request);
+  if (!body.ok()) return StoreErrorResponse(body.status(), call.resource, call.name);
+  std::string body_name = MetadataString(*body, "name");
+  if (!body_name.empty() && body_name != call.name) {
+    return BadRequestResponse("the name of the object (" + body_name +
+                              ") does not match the name on the URL (" + call.name + ")");
   }
-  return Status::Ok();
+  std::string body_version = MetadataString(*body, "resourceVersion");
+  if (!body_version.empty() && body_version != std::to_string(kv->mod_revision)) {
+    return ModifiedConflictResponse(call.resource, call.name);
+  }
+  // Only spec.finalizers changes through finalize, as in Kubernetes.
+  Result<const json::array*> finalizers = FindArray(*body, "spec.finalizers");
+  if (!finalizers.ok()) return BadRequestResponse(finalizers.status().message());
+  json::object updated = *old;
+  json::value& spec = updated["spec"];
+  if (!spec.is_object()) spec = json::object();
+  if (*finalizers == nullptr) {
+    spec.as_object().erase("finalizers");
+  } else {
+    spec.as_object()["finalizers"] = **finalizers;
+  }
+  return Persist(call, std::move(updated), kv->mod_revision);
 }
 
 HttpResponse RestApi::DeleteCollection(const Call& call) const {
@@ -1053,7 +1243,7 @@ HttpResponse RestApi::DeleteCollection(const Call& call) const {
     Call one = call;
     one.name = MetadataString(*object, "name");
     one.namespace_name = MetadataString(*object, "namespace");
-    Result<json::object> deleted = DeleteObject(one, kv, -1);
+    Result<json::object> deleted = DeleteObject(one, kv, -1, "");
     if (deleted.ok()) items.push_back(std::move(*deleted));
     else if (deleted.status().code() != StatusCode::kNotFound &&
              deleted.status().code() != StatusCode::kConflict) {

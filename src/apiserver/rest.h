@@ -1,19 +1,23 @@
 // The generic REST handlers of every resource in resources.h over a storage::Store: get,
 // list (selectors, limit/continue), watch, create (JSON or protobuf), update, patch, delete,
-// deletecollection, and the status, scale, binding, log and exec subresources.
+// deletecollection, and the status, scale, binding, finalize, log and exec subresources.
 // Per-resource behaviour from src/api (defaulting, validation, Table printing) plugs in
 // through ResourceHooks; an empty hook is a no-op, so handlers never change when one lands.
 #pragma once
 
 #include <boost/json/object.hpp>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "api/printers.h"
 #include "apiserver/api_errors.h"
 #include "apiserver/resources.h"
 #include "apiserver/router.h"
+#include "apiserver/selection.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "storage/store.h"
@@ -21,6 +25,7 @@
 namespace kelp::apiserver {
 
 class ServiceAllocator;
+class WatchCache;
 
 // What a Table is asked for, beside the objects.
 struct TableRequest {
@@ -41,6 +46,10 @@ struct ResourceHooks {
   std::function<Result<boost::json::object>(const std::vector<const boost::json::object*>& objects,
                                             const TableRequest& request)>
       print_table;
+  // The same Table written row by row, for LISTs from the watch cache (no DOM of the whole
+  // Table); unset: print_table over every object at once.
+  std::function<Result<std::unique_ptr<api::TableTextWriter>>(const TableRequest& request)>
+      table_writer;
 };
 
 // Applies a PATCH body of `content_type` to `original`. Unimplemented (→ 415) for patch types
@@ -61,6 +70,8 @@ struct RestOptions {
   PatchFunction apply_patch = ApplyPatch;
   // ClusterIPs and NodePorts of Services (allocator.h); null: Services get none.
   ServiceAllocator* service_allocator = nullptr;
+  // Answers LISTs and the initial state of watches from memory (watch_cache.h); null: the store.
+  const WatchCache* watch_cache = nullptr;
   // Watches without timeoutSeconds end after this long (clients re-watch).
   std::chrono::seconds default_watch_timeout{1800};
   std::chrono::seconds bookmark_interval{60};
@@ -84,6 +95,9 @@ class RestApi {
   HttpResponse Dispatch(const Call& call) const;
   HttpResponse Get(const Call& call) const;
   HttpResponse List(const Call& call) const;
+  // LIST from the watch cache; nullopt when the cache cannot answer and the store must.
+  std::optional<HttpResponse> ListFromCache(const Call& call, const ObjectFilter& filter,
+                                            int64_t limit) const;
   HttpResponse Watch(const Call& call) const;
   HttpResponse Create(const Call& call) const;
   HttpResponse Update(const Call& call) const;
@@ -107,10 +121,15 @@ class RestApi {
                                          int64_t mod_revision) const;
   HttpResponse AdmitAndPersist(const Call& call, const boost::json::object& old,
                                boost::json::object updated, int64_t mod_revision) const;
-  // Deletes one object (grace periods, finalizers, namespace contents); the object is `kv`.
+  // Deletes one object (grace periods, finalizers, the foregroundDeletion/orphan finalizer of
+  // `propagation`); the object is `kv`. A namespace turns Terminating; the namespace
+  // controller empties it and removes its "kubernetes" finalizer through Finalize.
   Result<boost::json::object> DeleteObject(const Call& call, const storage::KeyValue& kv,
-                                           int64_t grace_seconds) const;
-  Status DeleteNamespaceContents(std::string_view namespace_name) const;
+                                           int64_t grace_seconds,
+                                           std::string_view propagation) const;
+  // PUT namespaces/{name}/finalize: stores spec.finalizers; the namespace goes when it is
+  // Terminating and no finalizer is left.
+  HttpResponse Finalize(const Call& call) const;
   // 404 / 403 response when objects may not be created in `namespace_name`.
   std::optional<HttpResponse> CheckNamespaceAcceptsCreate(const Call& call,
                                                           std::string_view name) const;

@@ -351,7 +351,7 @@ TEST_F(RestTest, ScheduledPodGetsAGracePeriodUnscheduledPodGoesAtOnce) {
   EXPECT_EQ(Send("GET", "/api/v1/namespaces/default/pods/b").status, 404);
 }
 
-TEST_F(RestTest, DeletingANamespaceRemovesItAndItsContents) {
+TEST_F(RestTest, DeletingANamespaceLeavesItTerminatingUntilFinalized) {
   CreateNamespace("abc");
   ASSERT_EQ(Send("POST", "/api/v1/namespaces/abc/configmaps", R"({"metadata":{"name":"c"}})")
                 .status,
@@ -359,8 +359,130 @@ TEST_F(RestTest, DeletingANamespaceRemovesItAndItsContents) {
   HttpResponse deleted = Send("DELETE", "/api/v1/namespaces/abc");
   ASSERT_EQ(deleted.status, 200);
   EXPECT_EQ(Body(deleted).at("status").at("phase"), "Terminating");
+  // Emptying it is the namespace controller's work.
+  json::object terminating = Body(Send("GET", "/api/v1/namespaces/abc"));
+  EXPECT_EQ(terminating.at("metadata").at("deletionTimestamp"), "2024-01-01T00:00:00Z");
+  EXPECT_EQ(terminating.at("spec").at("finalizers"), (json::array{"kubernetes"}));
+  EXPECT_EQ(Send("GET", "/api/v1/namespaces/abc/configmaps/c").status, 200);
+
+  HttpResponse finalized = Send("PUT", "/api/v1/namespaces/abc/finalize",
+                                R"({"metadata":{"name":"abc"},"spec":{"finalizers":[]}})");
+  ASSERT_EQ(finalized.status, 200) << finalized.body;
   EXPECT_EQ(Send("GET", "/api/v1/namespaces/abc").status, 404);
-  EXPECT_EQ(Send("GET", "/api/v1/namespaces/abc/configmaps/c").status, 404);
+}
+
+TEST_F(RestTest, FinalizeChangesOnlySpecFinalizersAndNeedsAnExistingNamespace) {
+  CreateNamespace("abc");
+  HttpResponse finalized =
+      Send("PUT", "/api/v1/namespaces/abc/finalize",
+           R"({"metadata":{"name":"abc","labels":{"x":"y"}},"spec":{"finalizers":["example.com/a"]},
+               "status":{"phase":"Terminating"}})");
+  ASSERT_EQ(finalized.status, 200) << finalized.body;
+  json::object ns = Body(Send("GET", "/api/v1/namespaces/abc"));
+  EXPECT_EQ(ns.at("spec").at("finalizers"), (json::array{"example.com/a"}));
+  EXPECT_FALSE(ns.at("metadata").as_object().contains("labels"));
+  EXPECT_EQ(ns.at("status").at("phase"), "Active");
+  EXPECT_EQ(Send("PUT", "/api/v1/namespaces/nope/finalize",
+                 R"({"metadata":{"name":"nope"},"spec":{"finalizers":[]}})")
+                .status,
+            404);
+  EXPECT_EQ(Send("POST", "/api/v1/namespaces/abc/finalize", "{}").status, 405);
+}
+
+TEST_F(RestTest, ANamespaceWaitsForItsMetadataFinalizersToo) {
+  CreateNamespace("abc");
+  ASSERT_EQ(Send("PATCH", "/api/v1/namespaces/abc", R"({"metadata":{"finalizers":["test/hold"]}})",
+                 "application/merge-patch+json")
+                .status,
+            200);
+  ASSERT_EQ(Send("DELETE", "/api/v1/namespaces/abc").status, 200);
+  ASSERT_EQ(Send("PUT", "/api/v1/namespaces/abc/finalize",
+                 R"({"metadata":{"name":"abc"},"spec":{"finalizers":[]}})")
+                .status,
+            200);
+  EXPECT_EQ(Send("GET", "/api/v1/namespaces/abc").status, 200);
+  ASSERT_EQ(Send("PATCH", "/api/v1/namespaces/abc", R"({"metadata":{"finalizers":null}})",
+                 "application/merge-patch+json")
+                .status,
+            200);
+  EXPECT_EQ(Send("GET", "/api/v1/namespaces/abc").status, 404);
+}
+
+TEST_F(RestTest, ANamespaceWithoutFinalizersGoesAtOnce) {
+  ASSERT_EQ(Send("POST", "/api/v1/namespaces",
+                 R"({"metadata":{"name":"abc"},"spec":{"finalizers":[]}})")
+                .status,
+            201);
+  ASSERT_EQ(Send("DELETE", "/api/v1/namespaces/abc").status, 200);
+  EXPECT_EQ(Send("GET", "/api/v1/namespaces/abc").status, 404);
+}
+
+TEST_F(RestTest, ForegroundDeletionWaitsBehindTheForegroundDeletionFinalizer) {
+  ASSERT_EQ(Send("POST", "/apis/apps/v1/namespaces/default/deployments", kDeployment).status, 201);
+  HttpResponse deleted = Send("DELETE", "/apis/apps/v1/namespaces/default/deployments/nginx1",
+                              R"({"propagationPolicy":"Foreground"})");
+  ASSERT_EQ(deleted.status, 200) << deleted.body;
+  json::object pending = Body(Send("GET", "/apis/apps/v1/namespaces/default/deployments/nginx1"));
+  EXPECT_EQ(pending.at("metadata").at("finalizers"), (json::array{"foregroundDeletion"}));
+  EXPECT_EQ(pending.at("metadata").at("deletionTimestamp"), "2024-01-01T00:00:00Z");
+  // The garbage collector removes the finalizer once the dependents are gone.
+  ASSERT_EQ(Send("PATCH", "/apis/apps/v1/namespaces/default/deployments/nginx1",
+                 R"({"metadata":{"finalizers":null}})", "application/merge-patch+json")
+                .status,
+            200);
+  EXPECT_EQ(Send("GET", "/apis/apps/v1/namespaces/default/deployments/nginx1").status, 404);
+}
+
+TEST_F(RestTest, OrphanDeletionWaitsBehindTheOrphanFinalizer) {
+  for (const char* name : {"a", "b"}) {
+    ASSERT_EQ(Send("POST", "/apis/apps/v1/namespaces/default/replicasets",
+                   std::string(R"({"metadata":{"name":")") + name +
+                       R"("},"spec":{"selector":{"matchLabels":{"app":"x"}},
+                           "template":{"metadata":{"labels":{"app":"x"}},"spec":{"containers":[]}}}})")
+                  .status,
+              201);
+  }
+  ASSERT_EQ(Send("DELETE", "/apis/apps/v1/namespaces/default/replicasets/a?propagationPolicy=Orphan")
+                .status,
+            200);
+  ASSERT_EQ(Send("DELETE", "/apis/apps/v1/namespaces/default/replicasets/b",
+                 R"({"orphanDependents":true})")
+                .status,
+            200);
+  for (const char* name : {"a", "b"}) {
+    json::object pending =
+        Body(Send("GET", std::string("/apis/apps/v1/namespaces/default/replicasets/") + name));
+    EXPECT_EQ(pending.at("metadata").at("finalizers"), (json::array{"orphan"})) << name;
+  }
+}
+
+TEST_F(RestTest, BackgroundDeletionRemovesTheOwnerAtOnce) {
+  ASSERT_EQ(Send("POST", "/apis/apps/v1/namespaces/default/deployments", kDeployment).status, 201);
+  ASSERT_EQ(Send("DELETE", "/apis/apps/v1/namespaces/default/deployments/nginx1",
+                 R"({"propagationPolicy":"Background"})")
+                .status,
+            200);
+  EXPECT_EQ(Send("GET", "/apis/apps/v1/namespaces/default/deployments/nginx1").status, 404);
+}
+
+TEST_F(RestTest, ForegroundDeletionOfAPodOnANodeKeepsItsGracePeriod) {
+  ASSERT_EQ(Send("POST", "/api/v1/namespaces/default/pods",
+                 R"({"metadata":{"name":"a"},"spec":{"nodeName":"n1","containers":[]}})")
+                .status,
+            201);
+  ASSERT_EQ(Send("DELETE", "/api/v1/namespaces/default/pods/a",
+                 R"({"propagationPolicy":"Foreground"})")
+                .status,
+            200);
+  ASSERT_EQ(Send("PATCH", "/api/v1/namespaces/default/pods/a",
+                 R"({"metadata":{"finalizers":null}})", "application/merge-patch+json")
+                .status,
+            200);
+  json::object terminating = Body(Send("GET", "/api/v1/namespaces/default/pods/a"));
+  EXPECT_EQ(terminating.at("metadata").at("deletionGracePeriodSeconds"), 30);
+  // The kubelet's final delete.
+  ASSERT_EQ(Send("DELETE", "/api/v1/namespaces/default/pods/a?gracePeriodSeconds=0").status, 200);
+  EXPECT_EQ(Send("GET", "/api/v1/namespaces/default/pods/a").status, 404);
 }
 
 TEST_F(RestTest, ListFiltersByLabelSelector) {
@@ -449,6 +571,10 @@ TEST_F(RestTest, WatchFiltersByFieldSelectorAndSeesDeletion) {
   ASSERT_NE(response.stream, nullptr);
   CreateNamespace("other");
   ASSERT_EQ(Send("DELETE", "/api/v1/namespaces/abc").status, 200);
+  ASSERT_EQ(Send("PUT", "/api/v1/namespaces/abc/finalize",
+                 R"({"metadata":{"name":"abc"},"spec":{"finalizers":[]}})")
+                .status,
+            200);
   std::string events;
   while (events.find("DELETED") == std::string::npos) {
     std::optional<std::string> chunk = response.stream->Next();

@@ -25,6 +25,15 @@ std::optional<std::string_view> HttpRequest::Header(std::string_view name) const
   return std::string_view(it->second);
 }
 
+std::string CollectBody(HttpResponse& response) {
+  std::string body = std::move(response.body);
+  response.body.clear();
+  if (std::shared_ptr<ResponseStream> stream = std::move(response.stream)) {
+    while (std::optional<std::string> chunk = stream->Next()) body.append(*chunk);
+  }
+  return body;
+}
+
 HttpResponse TextResponse(int status, std::string body) {
   return HttpResponse{.status = status, .content_type = "text/plain; charset=utf-8",
                       .body = std::move(body)};

@@ -26,16 +26,20 @@ struct HttpRequest {
   std::optional<std::string_view> Header(std::string_view name) const;
 };
 
-// A response body produced over time (watch events): the transport sends `body` first, then
-// calls Next() on a helper thread of its own and writes each chunk as soon as it is returned,
-// as HTTP/1.1 chunked encoding. Next() may block; Cancel() (from any thread: client gone,
-// server stopping) must make a blocked Next() return promptly.
+// A response body produced over time (watch events, or a large LIST written while it is
+// made): the transport sends `body` first, then calls Next() on a helper thread of its own and
+// writes each chunk as soon as it is returned, as HTTP/1.1 chunked encoding. Next() may block;
+// Cancel() (from any thread: client gone, server stopping) must make a blocked Next() return
+// promptly.
 class ResponseStream {
  public:
   virtual ~ResponseStream() = default;
   // The next chunk, or nullopt when the stream has ended.
   virtual std::optional<std::string> Next() = 0;
   virtual void Cancel() = 0;
+  // A finite body (a LIST) leaves the connection open for the client's next request; an
+  // open-ended one (a watch) closes it when it ends.
+  virtual bool KeepsConnection() const { return false; }
 };
 
 struct HttpResponse {
@@ -46,6 +50,10 @@ struct HttpResponse {
   // Set for streamed responses; `body` is then the first chunk (possibly empty).
   std::shared_ptr<ResponseStream> stream;
 };
+
+// The whole body of `response`: `body`, then every chunk of its stream until it ends (for
+// callers without a transport, such as tests). Leaves `response` without a stream.
+std::string CollectBody(HttpResponse& response);
 
 HttpResponse TextResponse(int status, std::string body);
 HttpResponse JsonResponse(int status, std::string json_body);

@@ -16,11 +16,13 @@
 #include "apiserver/discovery.h"
 #include "apiserver/https_server.h"
 #include "apiserver/kubeconfig.h"
+#include "apiserver/kubernetes_service.h"
 #include "apiserver/openapi_routes.h"
 #include "apiserver/pki.h"
 #include "apiserver/rest.h"
 #include "apiserver/router.h"
 #include "apiserver/token.h"
+#include "apiserver/watch_cache.h"
 #include "common/file.h"
 #include "storage/sqlite/sqlite_store.h"
 
@@ -62,6 +64,17 @@ ResourceHooks ApiHooks(const ResourceInfo& resource, const Clock& clock) {
                             .continue_token = request.continue_token},
                            clock);
   };
+  hooks.table_writer = [&resource, &clock](const TableRequest& request)
+      -> Result<std::unique_ptr<api::TableTextWriter>> {
+    KELP_ASSIGN_OR_RETURN(api::TableObjectKind include,
+                          api::ParseIncludeObject(request.include_object));
+    return std::make_unique<api::TableTextWriter>(
+        resource.plural, resource.group,
+        api::TableOptions{.include_object = include,
+                          .resource_version = request.resource_version,
+                          .continue_token = request.continue_token},
+        clock);
+  };
   return hooks;
 }
 
@@ -82,7 +95,11 @@ Result<ServiceNetwork> ParseNetworkOptions(const ServerOptions& options) {
 }  // namespace
 
 RequestHandler BuildRequestPipeline(const std::string& token, Router routes) {
-  return [authenticator = BearerTokenAuthenticator(token),
+  return BuildRequestPipeline(std::vector<std::string>{token}, std::move(routes));
+}
+
+RequestHandler BuildRequestPipeline(const std::vector<std::string>& tokens, Router routes) {
+  return [authenticator = BearerTokenAuthenticator(tokens),
           router = std::move(routes)](const HttpRequest& request) {
     if (!authenticator.Authenticate(request.Header("Authorization"))) {
       return StatusFailureResponse(401, "Unauthorized", "Unauthorized");
@@ -100,6 +117,9 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
   // Process-wide, but so is the server: each thread of the handler pool would get a glibc
   // malloc arena that keeps freed memory mapped; two keep RSS close to what is really used.
   mallopt(M_ARENA_MAX, 2);
+  // A fixed threshold (glibc's own grows with every large free) keeps the multi-megabyte
+  // buffers of big LIST responses in mmap, handed back to the kernel when freed.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   KELP_ASSIGN_OR_RETURN(ServiceNetwork network, ParseNetworkOptions(options));
   const std::filesystem::path data_dir = options.data_dir;
   KELP_RETURN_IF_ERROR(CreateDirectories(data_dir, 0700));
@@ -109,6 +129,8 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
                                                           options.advertise_address,
                                                           options.tls_sans)));
   KELP_ASSIGN_OR_RETURN(std::string token, LoadOrCreateToken(data_dir, options.token));
+  KELP_ASSIGN_OR_RETURN(std::string agent_token,
+                        LoadOrCreateAgentToken(data_dir, pki.ca_cert_pem));
 
   std::unique_ptr<Server> server(new Server());
   KELP_RETURN_IF_ERROR(CreateDirectories(data_dir / "db", 0700));
@@ -117,13 +139,15 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
   // Rebuilt from the stored Services before serving, so no address or port is handed out twice.
   server->allocator_ = std::make_unique<ServiceAllocator>(network);
   KELP_RETURN_IF_ERROR(RestoreServiceAllocations(*server->store_, *server->allocator_));
+  KELP_ASSIGN_OR_RETURN(server->watch_cache_, WatchCache::Start(*server->store_));
   const Clock& clock = server->clock_;
   server->rest_ = std::make_unique<RestApi>(
       *server->store_, clock,
       RestOptions{.hooks = [&clock](const ResourceInfo& resource) {
                     return ApiHooks(resource, clock);
                   },
-                  .service_allocator = server->allocator_.get()});
+                  .service_allocator = server->allocator_.get(),
+                  .watch_cache = server->watch_cache_.get()});
   KELP_RETURN_IF_ERROR(server->rest_->EnsureDefaultNamespaces());
   Router routes = StoragelessRoutes();
   server->rest_->AddRoutes(routes);
@@ -135,8 +159,20 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
                                    .stop_signals = std::move(stop_signals)};
   KELP_ASSIGN_OR_RETURN(server->https_,
                         HttpsServer::Start(https_options,
-                                           BuildRequestPipeline(token, std::move(routes))));
+                                           BuildRequestPipeline({token, agent_token},
+                                                                std::move(routes))));
 
+  // Clients in pods reach the API at the first service address, as in Kubernetes.
+  const std::string endpoint_ip =
+      !options.advertise_address.empty() ? options.advertise_address
+      : options.bind_address != "0.0.0.0" ? options.bind_address
+                                          : "127.0.0.1";
+  if (Status service = EnsureKubernetesService(*server->rest_, server->allocator_->network(),
+                                               endpoint_ip, server->https_->port());
+      !service.ok()) {
+    // As kube-apiserver does, serve anyway: e.g. a Service of a user may hold the address.
+    spdlog::warn("the kubernetes Service: {}", service.ToString());
+  }
   std::filesystem::path kubeconfig_path = options.write_kubeconfig.empty()
                                               ? data_dir / "kubeconfig.yaml"
                                               : std::filesystem::path(options.write_kubeconfig);

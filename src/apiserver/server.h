@@ -1,6 +1,6 @@
 // `kelp server`'s entry points: ServerOptions (the command-line surface), Server (start on a
 // port, possibly 0, stop; used in-process by tests) and RunServer (serve until SIGTERM or
-// SIGINT). Start-up prepares <data-dir>: TLS material, the cluster token, the store
+// SIGINT). Start-up prepares <data-dir>: TLS material, the cluster and agent tokens, the store
 // (<data-dir>/db/state.db, with the default namespaces) and the kubeconfig.
 #pragma once
 
@@ -20,6 +20,7 @@ namespace kelp::apiserver {
 class HttpsServer;
 class RestApi;
 class ServiceAllocator;
+class WatchCache;
 
 struct ServerOptions {
   std::string data_dir = "/var/lib/kelp/server";
@@ -60,6 +61,7 @@ class Server {
   RealClock clock_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<ServiceAllocator> allocator_;
+  std::unique_ptr<WatchCache> watch_cache_;
   std::unique_ptr<RestApi> rest_;
   std::unique_ptr<HttpsServer> https_;
   std::filesystem::path kubeconfig_path_;
@@ -68,6 +70,8 @@ class Server {
 // The request pipeline the server runs for every parsed request: bearer authentication
 // against `token` (else a 401 Status), then `routes`.
 RequestHandler BuildRequestPipeline(const std::string& token, Router routes);
+// The same accepting any of `tokens` (the cluster token and the agent token).
+RequestHandler BuildRequestPipeline(const std::vector<std::string>& tokens, Router routes);
 // The same with the routes that need no storage (version, health, discovery).
 RequestHandler BuildRequestPipeline(const std::string& token);
 

@@ -1,8 +1,11 @@
 // Cluster token loading/creation (OpenSSL RAND_bytes) and constant-time bearer checks
-// (CRYPTO_memcmp over SHA-256 digests, which also hides the token's length).
+// (CRYPTO_memcmp over SHA-256 digests, which also hides the token's length), and the agent
+// token in k3s' K10 format.
 #include "apiserver/token.h"
 
 #include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <strings.h>
@@ -29,18 +32,22 @@ Status ValidateToken(std::string_view token, std::string_view source) {
   return Status::Ok();
 }
 
+std::string Hex(const unsigned char* bytes, size_t size) {
+  static constexpr char kHexDigits[] = "0123456789abcdef";
+  std::string hex;
+  for (size_t i = 0; i < size; ++i) {
+    hex += kHexDigits[bytes[i] >> 4];
+    hex += kHexDigits[bytes[i] & 0xf];
+  }
+  return hex;
+}
+
 Result<std::string> GenerateToken() {
   std::array<unsigned char, kGeneratedTokenBytes> bytes{};
   if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
     return InternalError("RAND_bytes failed to generate the cluster token");
   }
-  static constexpr char kHexDigits[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char byte : bytes) {
-    hex += kHexDigits[byte >> 4];
-    hex += kHexDigits[byte & 0xf];
-  }
-  return hex;
+  return Hex(bytes.data(), bytes.size());
 }
 
 std::string Sha256(std::string_view data) {
@@ -71,8 +78,55 @@ Result<std::string> LoadOrCreateToken(const std::filesystem::path& data_dir,
   return token;
 }
 
+Result<std::string> CertificateSha256(std::string_view cert_pem) {
+  BIO* bio = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
+  if (!bio) return InternalError("BIO_new_mem_buf failed");
+  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  if (!cert) return InvalidArgumentError("not a PEM certificate");
+  unsigned char* der = nullptr;
+  int length = i2d_X509(cert, &der);
+  X509_free(cert);
+  if (length <= 0) return InternalError("i2d_X509 failed");
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(der, static_cast<size_t>(length), digest);
+  OPENSSL_free(der);
+  return Hex(digest, sizeof digest);
+}
+
+Result<std::string> LoadOrCreateAgentToken(const std::filesystem::path& data_dir,
+                                           std::string_view ca_cert_pem) {
+  constexpr std::string_view kCredentialMarker = "::node:";
+  KELP_ASSIGN_OR_RETURN(std::string ca_hash, CertificateSha256(ca_cert_pem));
+  const std::filesystem::path token_path = data_dir / "agent-token";
+  std::string secret;
+  Result<std::string> saved = ReadFile(token_path);
+  if (saved.ok()) {
+    size_t marker = saved->find(kCredentialMarker);
+    if (marker != std::string::npos) {
+      secret = saved->substr(marker + kCredentialMarker.size());
+      while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+    }
+  } else if (saved.status().code() != StatusCode::kNotFound) {
+    return saved.status();
+  }
+  if (secret.empty()) {
+    KELP_ASSIGN_OR_RETURN(secret, GenerateToken());
+  }
+  KELP_RETURN_IF_ERROR(ValidateToken(secret, token_path.string()));
+  std::string token = "K10" + ca_hash + std::string(kCredentialMarker) + secret;
+  if (!saved.ok() || *saved != token + "\n") {
+    KELP_RETURN_IF_ERROR(WriteFileAtomic(token_path, token + "\n", 0600));
+  }
+  return token;
+}
+
 BearerTokenAuthenticator::BearerTokenAuthenticator(std::string expected_token)
-    : expected_digest_(Sha256(expected_token)) {}
+    : expected_digests_{Sha256(expected_token)} {}
+
+BearerTokenAuthenticator::BearerTokenAuthenticator(const std::vector<std::string>& expected_tokens) {
+  for (const std::string& token : expected_tokens) expected_digests_.push_back(Sha256(token));
+}
 
 bool BearerTokenAuthenticator::Authenticate(
     std::optional<std::string_view> authorization_header) const {
@@ -82,8 +136,11 @@ bool BearerTokenAuthenticator::Authenticate(
     return false;
   }
   std::string presented_digest = Sha256(authorization_header->substr(kScheme.size()));
-  return CRYPTO_memcmp(presented_digest.data(), expected_digest_.data(),
-                       expected_digest_.size()) == 0;
+  bool match = false;
+  for (const std::string& expected : expected_digests_) {
+    match |= CRYPTO_memcmp(presented_digest.data(), expected.data(), expected.size()) == 0;
+  }
+  return match;
 }
 
 }  // namespace kelp::apiserver

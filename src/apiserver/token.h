@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -17,16 +18,27 @@ namespace kelp::apiserver {
 Result<std::string> LoadOrCreateToken(const std::filesystem::path& data_dir,
                                       std::string_view configured_token);
 
-// Checks "Authorization: Bearer <token>" header values against one expected token.
+// The node credential of `kelp agent`: "K10<sha256 hex of the CA certificate's DER>::node:
+// <secret>", k3s' format, so an agent given only this token can pin the server's CA. Kept in
+// <data_dir>/agent-token (0600); the secret is created once, the CA hash follows the CA.
+Result<std::string> LoadOrCreateAgentToken(const std::filesystem::path& data_dir,
+                                           std::string_view ca_cert_pem);
+
+// Lower-case hex SHA-256 of the DER form of the PEM certificate `cert_pem`.
+Result<std::string> CertificateSha256(std::string_view cert_pem);
+
+// Checks "Authorization: Bearer <token>" header values against the expected tokens.
 class BearerTokenAuthenticator {
  public:
   explicit BearerTokenAuthenticator(std::string expected_token);
+  explicit BearerTokenAuthenticator(const std::vector<std::string>& expected_tokens);
 
   // True only for a header "Bearer <token>" (scheme case-insensitive) carrying the token.
   bool Authenticate(std::optional<std::string_view> authorization_header) const;
 
  private:
-  std::string expected_digest_;  // SHA-256 of the token: compared digests have equal lengths
+  // SHA-256 of each token: compared digests have equal lengths.
+  std::vector<std::string> expected_digests_;
 };
 
 }  // namespace kelp::apiserver

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include "apiserver/pki.h"
 #include "common/file.h"
 #include "common/testing/temp_dir.h"
 
@@ -51,6 +52,33 @@ TEST(BearerTokenAuthenticatorTest, AcceptsOnlyTheExactBearerToken) {
   EXPECT_FALSE(authenticator.Authenticate("Bearer abc1234"));
   EXPECT_FALSE(authenticator.Authenticate("Basic abc123"));
   EXPECT_FALSE(authenticator.Authenticate("abc123"));
+}
+
+TEST(AgentTokenTest, K10FormatPinsTheCaAndKeepsItsSecret) {
+  kelp::testing::ScopedTempDir dir;
+  Result<PkiFiles> pki = EnsurePki(dir.path() / "tls", {"127.0.0.1"});
+  ASSERT_TRUE(pki.ok()) << pki.status().ToString();
+  Result<std::string> hash = CertificateSha256(pki->ca_cert_pem);
+  ASSERT_TRUE(hash.ok()) << hash.status().ToString();
+  EXPECT_EQ(hash->size(), 64u);
+
+  Result<std::string> token = LoadOrCreateAgentToken(dir.path(), pki->ca_cert_pem);
+  ASSERT_TRUE(token.ok()) << token.status().ToString();
+  EXPECT_EQ(token->rfind("K10" + *hash + "::node:", 0), 0u) << *token;
+  EXPECT_GT(token->size(), 3 + 64 + 7 + 32);
+  struct stat info {};
+  ASSERT_EQ(::stat((dir.path() / "agent-token").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 07777, 0600u);
+  EXPECT_EQ(*LoadOrCreateAgentToken(dir.path(), pki->ca_cert_pem), *token);
+  EXPECT_EQ(CertificateSha256("junk").status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(BearerTokenAuthenticatorTest, AcceptsAnyOfSeveralTokens) {
+  BearerTokenAuthenticator authenticator(std::vector<std::string>{"admin", "K10ab::node:xy"});
+  EXPECT_TRUE(authenticator.Authenticate("Bearer admin"));
+  EXPECT_TRUE(authenticator.Authenticate("Bearer K10ab::node:xy"));
+  EXPECT_FALSE(authenticator.Authenticate("Bearer K10ab::node:x"));
+  EXPECT_FALSE(authenticator.Authenticate("Bearer "));
 }
 
 }  // namespace

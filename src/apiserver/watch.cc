@@ -28,8 +28,14 @@ WatchEventStream::WatchEventStream(std::unique_ptr<storage::WatchStream> watch,
       next_bookmark_(clock.Now() + params_.bookmark_interval) {}
 
 std::string WatchEventStream::EventLine(std::string_view type, const json::value& object) {
-  json::object event{{"type", type}, {"object", object}};
-  return json::serialize(event) + "\n";
+  // Written around the object rather than as a document holding a copy of it: every watcher
+  // of a resource renders each event.
+  std::string line = R"({"type":)";
+  line += json::serialize(json::string(type));
+  line += R"(,"object":)";
+  line += json::serialize(object);
+  line += "}\n";
+  return line;
 }
 
 std::string WatchEventStream::ExpiredLine(std::string_view message) {
