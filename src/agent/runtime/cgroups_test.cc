@@ -1,0 +1,102 @@
+// cgroup v1 parsing, cgroupsPath resolution like runc's cgroupfs driver, stats and removal
+// over a directory tree that stands in for /sys/fs/cgroup; shim state JSON round trips.
+#include "agent/runtime/cgroups.h"
+
+#include <fstream>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "agent/runtime/shim.h"
+#include "common/testing/temp_dir.h"
+
+namespace kelp::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(CgroupsTest, ParsesMountinfoAndProcCgroup) {
+  std::map<std::string, fs::path> mounts = ParseCgroupMounts(
+      "30 25 0:26 / /sys/fs/cgroup rw,nosuid shared:9 - tmpfs tmpfs rw,mode=755\n"
+      "31 30 0:27 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:10 - cgroup cgroup rw,cpu,cpuacct\n"
+      "32 30 0:28 / /sys/fs/cgroup/memory rw shared:11 - cgroup cgroup rw,memory\n"
+      "33 30 0:29 / /sys/fs/cgroup/systemd rw shared:12 - cgroup cgroup rw,xattr,name=systemd\n"
+      "34 30 0:30 / /sys/fs/cgroup/unified rw shared:13 - cgroup2 cgroup2 rw\n");
+  EXPECT_EQ(mounts["cpuacct"], "/sys/fs/cgroup/cpu,cpuacct");
+  EXPECT_EQ(mounts["cpu"], "/sys/fs/cgroup/cpu,cpuacct");
+  EXPECT_EQ(mounts["memory"], "/sys/fs/cgroup/memory");
+  EXPECT_EQ(mounts["name=systemd"], "/sys/fs/cgroup/systemd");
+  EXPECT_EQ(mounts[kUnifiedHierarchy], "/sys/fs/cgroup/unified");
+
+  std::map<std::string, std::string> own =
+      ParseProcCgroup("4:memory:/job/1\n2:cpu,cpuacct:/\n1:name=systemd:/x\n0::/\n");
+  EXPECT_EQ(own["memory"], "/job/1");
+  EXPECT_EQ(own["cpuacct"], "/");
+  EXPECT_EQ(own["name=systemd"], "/x");
+  EXPECT_EQ(own[kUnifiedHierarchy], "/");
+}
+
+class CgroupTreeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(tmp_.path().empty());
+    fs::create_directories(tmp_.path() / "memory/job/1/kelp/n1/podu/c1");
+    fs::create_directories(tmp_.path() / "cpuacct/kelp/n1/podu/c1");
+  }
+  CgroupV1 Cgroups() const {
+    return CgroupV1({{"memory", tmp_.path() / "memory"}, {"cpuacct", tmp_.path() / "cpuacct"}},
+                    {{"memory", "/job/1"}, {"cpuacct", "/"}});
+  }
+  testing::ScopedTempDir tmp_;
+};
+
+TEST_F(CgroupTreeTest, ResolvesRelativeBelowOwnCgroupAndAbsoluteFromRoot) {
+  CgroupV1 cgroups = Cgroups();
+  EXPECT_EQ(*cgroups.Resolve("memory", "kelp/n1/podu/c1"),
+            tmp_.path() / "memory/job/1/kelp/n1/podu/c1");
+  EXPECT_EQ(*cgroups.Resolve("memory", "/kelp/n1"), tmp_.path() / "memory/kelp/n1");
+  EXPECT_EQ(*cgroups.Resolve("cpuacct", "kelp/n1"), tmp_.path() / "cpuacct/kelp/n1");
+  EXPECT_EQ(cgroups.Resolve("blkio", "x").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(CgroupTreeTest, StatsUseWorkingSet) {
+  fs::path mem = tmp_.path() / "memory/job/1/kelp/n1/podu/c1";
+  std::ofstream(mem / "memory.usage_in_bytes") << "10485760\n";
+  std::ofstream(mem / "memory.stat") << "cache 100\ninactive_file 7\ntotal_inactive_file 4194304\n";
+  std::ofstream(mem / "memory.oom_control") << "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n";
+  std::ofstream(tmp_.path() / "cpuacct/kelp/n1/podu/c1/cpuacct.usage") << "123456789\n";
+  Result<ResourceStats> stats = Cgroups().Stats("kelp/n1/podu/c1");
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->cpu_usage_ns, 123456789u);
+  EXPECT_EQ(stats->memory_usage_bytes, 10485760u);
+  EXPECT_EQ(stats->memory_working_set_bytes, 10485760u - 4194304u);
+  EXPECT_EQ(*ReadOomKillCount(mem), 2u);
+}
+
+TEST_F(CgroupTreeTest, RemoveTreeDeepestFirst) {
+  ASSERT_TRUE(Cgroups().RemoveTree("kelp/n1").ok());
+  EXPECT_FALSE(fs::exists(tmp_.path() / "memory/job/1/kelp/n1"));
+  EXPECT_TRUE(fs::exists(tmp_.path() / "memory/job/1/kelp"));
+  EXPECT_FALSE(fs::exists(tmp_.path() / "cpuacct/kelp/n1"));
+  EXPECT_TRUE(Cgroups().RemoveTree("kelp/n1").ok());  // idempotent
+}
+
+TEST(ShimStateTest, JsonRoundTrips) {
+  ExitInfo exit{.exit_code = 137,
+                .signal = 9,
+                .finished_at = *ParseRfc3339("2024-05-06T07:08:09.123456789Z"),
+                .oom_killed = true};
+  Result<ExitInfo> parsed = ParseExitInfo(ExitInfoJson(exit));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->exit_code, 137);
+  EXPECT_EQ(parsed->signal, 9);
+  EXPECT_TRUE(parsed->oom_killed);
+  EXPECT_EQ(parsed->finished_at, exit.finished_at);
+  Result<ShimInfo> shim = ParseShimInfo(ShimInfoJson({.shim_pid = 5, .init_pid = 6}));
+  ASSERT_TRUE(shim.ok());
+  EXPECT_EQ(shim->init_pid, 6);
+  EXPECT_FALSE(ParseRfc3339("2024-05-06 07:08:09").ok());
+  EXPECT_FALSE(ParseRfc3339("2024-05-06T07:08:09+02:00").ok());
+}
+
+}  // namespace
+}  // namespace kelp::agent
