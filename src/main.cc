@@ -1,15 +1,22 @@
 // `kelp`: one binary, several commands. This file only parses the command line (CLI11) and
 // hands over to the component that implements each command; commands arrive as their
-// components do (server and bgp now; agent, lab, images, kubectl later).
+// components do.
+#include <csignal>
 #include <cstdio>
+#include <map>
 #include <string>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "agent/hollow_command.h"
+#include "agent/images/command.h"
 #include "apiserver/server.h"
 #include "bgp/command.h"
 #include "common/log.h"
+#include "controllers/manager.h"
+#include "lab/command.h"
+#include "proxy/command.h"
 #include "version.h"
 
 namespace {
@@ -50,12 +57,80 @@ void AddServerFlags(CLI::App& cmd, kelp::apiserver::ServerOptions& options) {
                "Do not run the embedded agent (there is none yet)");
 }
 
-int ServeApi(const kelp::apiserver::ServerOptions& options) {
-  kelp::Status status = kelp::apiserver::RunServer(options);
-  if (!status.ok()) {
-    spdlog::error("server: {}", status.ToString());
+// The controller-manager flags of kube-controller-manager that `kelp server` takes.
+struct ControllerFlags {
+  int node_monitor_grace_seconds = 40;
+  int default_not_ready_toleration_seconds = 300;
+  int hpa_sync_period_seconds = 15;
+  int hpa_downscale_stabilization_seconds = 300;
+  bool disable_controllers = false;
+};
+
+void AddControllerFlags(CLI::App& cmd, ControllerFlags& flags) {
+  cmd.add_option("--node-monitor-grace-period", flags.node_monitor_grace_seconds,
+                 "How long a node's Lease may go unrenewed before it turns NotReady (e.g. 40s)")
+      ->transform(CLI::AsNumberWithUnit(std::map<std::string, int>{{"s", 1}, {"m", 60}}))
+      ->capture_default_str();
+  cmd.add_option("--default-not-ready-toleration-seconds",
+                 flags.default_not_ready_toleration_seconds,
+                 "tolerationSeconds for the not-ready/unreachable taints of pods without one")
+      ->capture_default_str();
+  const std::map<std::string, int> units{{"s", 1}, {"m", 60}};
+  cmd.add_option("--horizontal-pod-autoscaler-sync-period", flags.hpa_sync_period_seconds,
+                 "How often each HorizontalPodAutoscaler is evaluated (e.g. 15s)")
+      ->transform(CLI::AsNumberWithUnit(units))
+      ->capture_default_str();
+  cmd.add_option("--horizontal-pod-autoscaler-downscale-stabilization",
+                 flags.hpa_downscale_stabilization_seconds,
+                 "How long a scale-down waits for higher recent recommendations to pass (e.g. 5m)")
+      ->transform(CLI::AsNumberWithUnit(units))
+      ->capture_default_str();
+  cmd.add_flag("--disable-controllers", flags.disable_controllers,
+               "Serve the API only: no controllers, no scheduler");
+}
+
+// The API server, then the controllers and the scheduler over loopback HTTPS; SIGTERM or
+// SIGINT stops the server, then the controllers.
+int ServeApi(const kelp::apiserver::ServerOptions& options, const ControllerFlags& flags) {
+  if (flags.disable_controllers) {
+    kelp::Status status = kelp::apiserver::RunServer(options);
+    if (!status.ok()) spdlog::error("server: {}", status.ToString());
+    return status.ok() ? 0 : 1;
+  }
+  auto server = kelp::apiserver::Server::Start(options, {SIGTERM, SIGINT});
+  if (!server.ok()) {
+    spdlog::error("server: {}", server.status().ToString());
     return 1;
   }
+  spdlog::info("serving the Kubernetes API on https://{}:{}", options.bind_address,
+               (*server)->port());
+  const std::string local_host = options.bind_address == "0.0.0.0" || options.bind_address == "::"
+                                     ? "127.0.0.1"
+                                     : options.bind_address;
+  auto client = kelp::controllers::LoopbackClient((*server)->kubeconfig_path(), local_host,
+                                                  (*server)->port());
+  kelp::RealClock clock;
+  kelp::controllers::ManagerOptions manager_options;
+  manager_options.controllers.cluster_cidr = options.cluster_cidr;
+  manager_options.controllers.node_monitor_grace_period =
+      std::chrono::seconds(flags.node_monitor_grace_seconds);
+  manager_options.controllers.default_not_ready_toleration =
+      std::chrono::seconds(flags.default_not_ready_toleration_seconds);
+  manager_options.controllers.hpa_sync_period = std::chrono::seconds(flags.hpa_sync_period_seconds);
+  manager_options.controllers.hpa_downscale_stabilization =
+      std::chrono::seconds(flags.hpa_downscale_stabilization_seconds);
+  auto manager = client.ok() ? kelp::controllers::ControllerManager::Start(std::move(*client),
+                                                                          clock, manager_options)
+                             : client.status();
+  if (!manager.ok()) {
+    spdlog::error("server: controllers: {}", manager.status().ToString());
+    (*server)->Stop();
+    return 1;
+  }
+  spdlog::info("kubeconfig written to {}", (*server)->kubeconfig_path().string());
+  (*server)->Wait();
+  (*manager)->Stop();
+  spdlog::info("stopped");
   return 0;
 }
 
@@ -72,6 +147,29 @@ int main(int argc, char** argv) {
   kelp::apiserver::ServerOptions server_options;
   CLI::App* server = app.add_subcommand("server", "Run the Kubernetes API server");
   AddServerFlags(*server, server_options);
+  ControllerFlags controller_flags;
+  AddControllerFlags(*server, controller_flags);
+
+  kelp::agent::HollowAgentOptions hollow_options;
+  bool hollow = false;
+  CLI::App* agent = app.add_subcommand("agent", "Run a node agent (today: hollow nodes only)");
+  agent->add_flag("--hollow", hollow,
+                  "Run hollow nodes: registered, heartbeating, pods reported Running, no containers");
+  agent->add_option("--server", hollow_options.server, "API server URL, https://host:port")
+      ->required();
+  agent->add_option("--token", hollow_options.token,
+                    "Bearer token: the server's <data-dir>/agent-token (K10...) or the cluster token")
+      ->required();
+  agent->add_option("--ca-file", hollow_options.ca_file,
+                    "The server's CA certificate (not needed with a K10 agent token)");
+  agent->add_option("--node-name", hollow_options.nodes.node_name,
+                    "Node name; with --count N the nodes are <name>-0 ... <name>-<N-1>")
+      ->required();
+  agent->add_option("--count", hollow_options.nodes.count, "Hollow nodes to run")
+      ->capture_default_str();
+  agent->add_option("--node-ip", hollow_options.nodes.node_ip,
+                    "InternalIP of the (first) node; node i gets this address + i")
+      ->capture_default_str();
 
   kelp::bgp::BgpCommandOptions bgp_options;
   CLI::App* bgp = app.add_subcommand("bgp", "Run a standalone BGP speaker");
@@ -84,6 +182,58 @@ int main(int argc, char** argv) {
                          "Unix socket of the running speaker")
       ->capture_default_str();
 
+  kelp::lab::LabCommand lab(app);
+  kelp::images::ImagesCommandOptions images_options;
+  CLI::App* images =
+      app.add_subcommand("images", "Manage the node's images (no registry: load image archives)");
+  images->require_subcommand(1);
+  auto add_data_dir = [&](CLI::App* cmd) {
+    cmd->add_option("--data-dir", images_options.data_dir,
+                    "Agent data directory; images live in <data-dir>/images")
+        ->capture_default_str();
+  };
+  CLI::App* images_load = images->add_subcommand(
+      "load", "Load images from a docker-archive (docker save) or OCI layout tarball");
+  images_load->add_option("-i,--input", images_options.input,
+                          "Archive to read (default: standard input)");
+  images_load->add_option("--base-name", images_options.base_name,
+                          "Repository for OCI images whose ref.name annotation is only a tag");
+  add_data_dir(images_load);
+  CLI::App* images_ls = images->add_subcommand("ls", "List images");
+  images_ls->alias("list");
+  images_ls->add_flag("-q,--quiet", images_options.quiet, "Only show image IDs");
+  add_data_dir(images_ls);
+  CLI::App* images_rm = images->add_subcommand("rm", "Remove images by reference or ID");
+  images_rm->alias("rmi");
+  images_rm->add_option("images", images_options.refs, "Image references or IDs")->required();
+  images_rm->add_flag("-f,--force", images_options.force,
+                      "Remove even if a mounted container root filesystem uses the image");
+  add_data_dir(images_rm);
+  CLI::App* images_prune = images->add_subcommand(
+      "prune", "Remove images without a name, unused layers and leftovers of interrupted loads");
+  add_data_dir(images_prune);
+  kelp::agent::HollowAgentOptions proxy_connection;
+  kelp::proxy::ProxyCommandOptions proxy_options;
+  CLI::App* proxy = app.add_subcommand("proxy", "Run the Service proxy (kube-proxy) for one node");
+  proxy->add_option("--server", proxy_connection.server, "API server URL, https://host:port");
+  proxy->add_option("--token", proxy_connection.token, "Bearer token (agent token or cluster token)");
+  proxy->add_option("--ca-file", proxy_connection.ca_file,
+                    "The server's CA certificate (not needed with a K10 agent token)");
+  proxy->add_option("--node-name", proxy_options.node_name, "This node's name");
+  proxy->add_option("--node-ip", proxy_options.node_ip, "This node's IPv4 address");
+  proxy->add_option("--nodeport-addresses", proxy_options.nodeport_addresses,
+                    "CIDRs whose local addresses accept NodePorts, or 'primary' (default: --node-ip)")
+      ->delimiter(',');
+  proxy->add_option("--cluster-cidr", proxy_options.cluster_cidr,
+                    "Pod network; traffic from outside it to ClusterIPs is masqueraded");
+  proxy->add_option("--min-sync-period-ms", proxy_options.min_sync_period_ms,
+                    "Shortest time between two rule updates")
+      ->capture_default_str();
+  proxy->add_option("--sync-period-seconds", proxy_options.sync_period_seconds,
+                    "How often the whole table is rewritten from the API")
+      ->capture_default_str();
+  proxy->add_flag("--cleanup", proxy_options.cleanup, "Delete table ip kelp-proxy and exit");
+
   CLI11_PARSE(app, argc, argv);
 
   kelp::Result<spdlog::level::level_enum> level = kelp::log::ParseLevel(log_level);
@@ -93,9 +243,38 @@ int main(int argc, char** argv) {
   }
   if (version->parsed()) return RunVersion();
   if (bgp_status->parsed()) return kelp::bgp::RunBgpStatus(bgp_options);
+  if (lab.parsed()) return lab.Run();
   kelp::log::Init({.level = *level,
-                   .component = server->parsed() ? "server" : bgp->parsed() ? "bgp" : ""});
-  if (server->parsed()) return ServeApi(server_options);
+                   .component = server->parsed()  ? "server"
+                                : bgp->parsed()   ? "bgp"
+                                : agent->parsed() ? "agent"
+                                : images->parsed() ? "images"
+                                : proxy->parsed() ? "proxy"
+                                                  : ""});
+  if (images_load->parsed()) return kelp::images::RunImagesLoad(images_options);
+  if (images_ls->parsed()) return kelp::images::RunImagesList(images_options);
+  if (images_rm->parsed()) return kelp::images::RunImagesRemove(images_options);
+  if (images_prune->parsed()) return kelp::images::RunImagesPrune(images_options);
+  if (server->parsed()) return ServeApi(server_options, controller_flags);
+  if (agent->parsed()) {
+    if (!hollow) {
+      std::fprintf(stderr, "kelp agent: only --hollow is implemented so far\n");
+      return 2;
+    }
+    kelp::Status status = kelp::agent::RunHollowAgent(hollow_options);
+    if (!status.ok()) spdlog::error("agent: {}", status.ToString());
+    return status.ok() ? 0 : 1;
+  }
+  if (proxy->parsed()) {
+    kelp::Status status = proxy_options.cleanup ? kelp::proxy::DeleteProxyTable() : [&] {
+      kelp::Result<kelp::client::ClientConfig> config =
+          kelp::agent::AgentClientConfig(proxy_connection);
+      if (!config.ok()) return config.status();
+      return kelp::proxy::RunProxy(std::move(*config), proxy_options);
+    }();
+    if (!status.ok()) spdlog::error("proxy: {}", status.ToString());
+    return status.ok() ? 0 : 1;
+  }
   if (bgp->parsed()) {
     if (bgp_options.config_path.empty()) {
       std::fprintf(stderr, "kelp bgp: --config is required\n");
