@@ -44,6 +44,9 @@ LabCommand::LabCommand(CLI::App& app) : state_(std::make_unique<State>()) {
       ->capture_default_str();
   s.up->add_flag("--hollow", s.options.hollow,
                  "Hollow agents: nodes register and report pods Running without containers");
+  s.up->add_option("--image", s.options.images,
+                   "An image archive to load on every node (repeatable; default: the *.tar files "
+                   "in the images folder beside the kelp binary)");
   common(s.up);
   s.down = s.lab->add_subcommand("down", "Remove everything the lab made (safe to repeat)");
   common(s.down);

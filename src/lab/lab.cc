@@ -7,13 +7,16 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "client/client_config.h"
+#include "agent/images/image_store.h"
 #include "client/https_client.h"
 #include "common/file.h"
 #include "common/json.h"
@@ -290,6 +293,51 @@ bool NodeReady(const json::object& node) {
   return false;
 }
 
+// The archives `up` loads: the ones asked for, else every *.tar beside the binary in images/.
+std::vector<std::filesystem::path> ImageArchives(const LabOptions& options) {
+  if (!options.images.empty()) return options.images;
+  std::vector<std::filesystem::path> found;
+  std::error_code error;
+  const std::filesystem::path dir = SelfBinary().parent_path() / "images";
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    if (entry.path().extension() == ".tar") found.push_back(entry.path());
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+// Loads the image archives into every node's store (<root>/var-lib-kelp/agent/images, which the
+// node's agent sees as /var/lib/kelp/agent/images): the lab's `docker load -i` on each node.
+// Layers are unpacked once per node; loading an image that is there already is cheap.
+Status LoadImages(const LabTopology& lab, std::ostream& out) {
+  const std::vector<std::filesystem::path> archives = ImageArchives(lab.options);
+  if (archives.empty()) {
+    out << "warning: no images to load (give --image FILE.tar, or build the demo images with\n"
+           "         tools/mkimage nginx <kelp's folder>/images/nginx.tar); pods will wait with\n"
+           "         ErrImageNeverPull until you `kelp lab exec <node> -- kelp images load -i FILE`\n";
+    return Status::Ok();
+  }
+  Step(out, fmt::format("loading {} image archive(s) on every node", archives.size()));
+  std::vector<std::string> names;
+  for (const LabNode& node : lab.nodes) {
+    KELP_ASSIGN_OR_RETURN(
+        auto store, images::ImageStore::Open(node.root / "var-lib-kelp" / "agent" / "images"));
+    for (const std::filesystem::path& archive : archives) {
+      Result<images::LoadResult> loaded = store->LoadFile(archive);
+      if (!loaded.ok()) {
+        return loaded.status().WithContext(
+            fmt::format("loading {} on {}", archive.string(), node.name));
+      }
+      if (&node != &lab.nodes.front()) continue;
+      for (const images::LoadedImage& image : loaded->images) {
+        for (const std::string& name : image.names) names.push_back(name);
+      }
+    }
+  }
+  out << fmt::format("    {} on {} node(s)", fmt::join(names, ", "), lab.nodes.size()) << std::endl;
+  return Status::Ok();
+}
+
 Status StartCluster(const LabTopology& lab, std::ostream& out) {
   const LabNode& master = lab.nodes.front();
   Step(out, fmt::format("starting kelp server on {} ({})", master.name, master.address));
@@ -354,6 +402,7 @@ Status Up(const LabOptions& options, std::ostream& out) {
   KELP_RETURN_IF_ERROR(SaveState(lab));
   KELP_RETURN_IF_ERROR(CreateNetwork(lab, out));
   KELP_RETURN_IF_ERROR(CreateNodeFilesystems(lab, out));
+  if (!options.hollow) KELP_RETURN_IF_ERROR(LoadImages(lab, out));
   KELP_RETURN_IF_ERROR(StartCluster(lab, out));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -19,6 +19,10 @@ struct LabOptions {
   std::string prefix = "kelp";                 // names of namespaces and links (≤ 8 chars)
   std::filesystem::path dir = "/var/lib/kelp-lab";  // state, per-node roots, kubeconfig
   bool hollow = false;  // hollow agents (kubemark-style) instead of real ones: no containers
+  // Image archives (docker-archive or OCI tarballs) loaded into every node's image store; empty:
+  // every *.tar in the `images` folder beside the kelp binary (the build puts the demo images,
+  // nginx:1.22 and busybox:1.35 made by tools/mkimage, there).
+  std::vector<std::filesystem::path> images;
 };
 
 struct LabNode {
