@@ -30,6 +30,7 @@
 #include "client/client_config.h"
 #include "client/https_client.h"
 #include "common/file.h"
+#include "common/json.h"
 #include "common/process.h"
 #include "common/status.h"
 
@@ -295,25 +296,40 @@ int Run() {
     }
   }
 
-  // 3. Scheduler burst.
+  // 3. Scheduler burst. A probe pod that fits nowhere shows the scheduler has seen every
+  // node cordoned; then the burst pods queue up behind it.
   SetUnschedulable(**api, nodes, true);
+  auto burst_pod = [](const std::string& name) {
+    json::object container{{"name", "app"}, {"image", "registry.k8s.io/pause:3.9"}};
+    return json::object{{"metadata", json::object{{"name", name}}},
+                        {"spec", json::object{{"containers", json::array{container}}}}};
+  };
+  if (Result<json::object> probe = (*api)->Create(client::kPods, kBurstNamespace, burst_pod("probe"));
+      !probe.ok()) {
+    Fail("create probe pod", probe.status());
+  }
+  const auto probe_deadline = Clock::now() + 30s;
+  for (;;) {
+    Result<json::object> probe = (*api)->Get(client::kPods, kBurstNamespace, "probe");
+    if (!probe.ok()) Fail("get probe pod", probe.status());
+    if (SerializeJson(*probe).find("\"Unschedulable\"") != std::string::npos) break;
+    if (Clock::now() > probe_deadline) {
+      Fail("probe pod", DeadlineExceededError("not reported Unschedulable"));
+    }
+    std::this_thread::sleep_for(20ms);  // poll interval of the bounded wait
+  }
   std::atomic<int> next{0};
   std::vector<std::thread> creators;
   for (int t = 0; t < 4; ++t) {
     creators.emplace_back([&] {
-      for (int i = next++; i < kBurstPods; i = next++) {
-        json::object pod{{"metadata", {{"name", "burst-" + std::to_string(i)}}},
-                         {"spec",
-                          {{"containers", json::array{json::object{
-                                              {"name", "app"},
-                                              {"image", "registry.k8s.io/pause:3.9"}}}}}}};
-        Result<json::object> created = (*api)->Create(client::kPods, kBurstNamespace, pod);
+      for (int i = next++; i < kBurstPods - 1; i = next++) {
+        Result<json::object> created =
+            (*api)->Create(client::kPods, kBurstNamespace, burst_pod("burst-" + std::to_string(i)));
         if (!created.ok()) Fail("create pod", created.status());
       }
     });
   }
   for (std::thread& thread : creators) thread.join();
-  watcher.WaitFor(kBurstNamespace, kBurstPods, false, 1s);  // none may be bound: all cordoned
   const size_t bound_while_cordoned = [&] {
     size_t bound = 0;
     for (const auto& [key, times] : watcher.Pods(kBurstNamespace)) bound += times.bound ? 1 : 0;
@@ -351,7 +367,7 @@ int Run() {
               density_cpu, density_seconds, density_cpu / density_seconds,
               idle_cpu_rate > 0 ? density_cpu / density_seconds / idle_cpu_rate : 0.0, density_rss);
   std::printf("  scheduler burst: %d pending pods, %zu bound while cordoned, all bound %.2f s after"
-              " the first uncordon: %.0f pods/s%s (target >= 500)\n",
+              " the first uncordon (100 node PATCHes included): %.0f pods/s%s (target >= 500)\n",
               kBurstPods, bound_while_cordoned, Seconds(burst_last - uncordon_start), burst_rate,
               burst_bound ? "" : " (INCOMPLETE)");
   std::printf("  server peak RSS %.1f MB\n", peak_rss);
