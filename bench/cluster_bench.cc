@@ -52,9 +52,24 @@ constexpr char kBurstNamespace[] = "burst";
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
+// What Fail() cleans up before exiting: the started processes and the scratch directory.
+struct Cleanup {
+  std::vector<ChildProcess*> children;
+  std::filesystem::path dir;
+  void Run() {
+    for (ChildProcess* child : children) (void)child->Terminate(10s);
+    children.clear();
+    std::error_code ignored;
+    if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
+  }
+};
+// Fail() may run on a helper thread, but only while the main thread waits to join it.
+Cleanup cleanup;
+
 [[noreturn]] void Fail(const std::string& what, const Status& status) {
   std::fprintf(stderr, "cluster_bench: %s: %s\n", what.c_str(), status.ToString().c_str());
-  std::exit(1);
+  cleanup.Run();
+  std::_Exit(1);
 }
 
 // A process's CPU seconds (user + system) and resident memory, from /proc.
@@ -211,12 +226,14 @@ int Run() {
     return 1;
   }
   const std::filesystem::path dir = pattern;
+  cleanup.dir = dir;
   SubprocessRunner runner;
   Result<std::unique_ptr<ChildProcess>> server = runner.Start(
       {.argv = {KELP_BINARY, "--log-level", "warn", "server", "--data-dir", (dir / "data").string(),
                 "--bind-address", "127.0.0.1", "--https-listen-port", "0"},
        .output_file = (dir / "server.log").string()});
   if (!server.ok()) Fail("start kelp server", server.status());
+  cleanup.children.push_back(server->get());
   const auto serving_deadline = Clock::now() + 30s;
   while (!std::filesystem::exists(dir / "data" / "kubeconfig.yaml") ||
          !std::filesystem::exists(dir / "data" / "agent-token")) {
@@ -233,6 +250,7 @@ int Run() {
                 "--node-ip", "10.200.0.1"},
        .output_file = (dir / "agent.log").string()});
   if (!agent.ok()) Fail("start kelp agent --hollow", agent.status());
+  cleanup.children.insert(cleanup.children.begin(), agent->get());
   Result<std::unique_ptr<client::HttpsApiClient>> api = client::HttpsApiClient::Create(*config);
   if (!api.ok()) Fail("client", api.status());
   const pid_t server_pid = (*server)->pid();
@@ -372,10 +390,7 @@ int Run() {
               burst_bound ? "" : " (INCOMPLETE)");
   std::printf("  server peak RSS %.1f MB\n", peak_rss);
 
-  (void)(*agent)->Terminate(10s);
-  (void)(*server)->Terminate(10s);
-  std::error_code ignored;
-  std::filesystem::remove_all(dir, ignored);
+  cleanup.Run();
   return all_running && burst_bound ? 0 : 1;
 }
 
