@@ -132,7 +132,8 @@ class PodWatcher {
     const auto deadline = Clock::now() + timeout;
     for (;;) {
       size_t done = 0;
-      for (const auto& [key, times] : Pods(ns)) done += (running ? times.running : times.bound) ? 1 : 0;
+      for (const auto& [key, times] : Pods(ns))
+        done += (running ? times.running : times.bound) ? 1 : 0;
       if (done >= count) return true;
       if (Clock::now() > deadline) {
         std::fprintf(stderr, "cluster_bench: only %zu of %zu pods in %s %s\n", done, count,
@@ -155,9 +156,8 @@ class PodWatcher {
       const json::object& spec = pod.at("spec").as_object();
       const json::value* node = spec.if_contains("nodeName");
       const json::value* status = pod.if_contains("status");
-      const json::value* phase = status && status->is_object()
-                                     ? status->as_object().if_contains("phase")
-                                     : nullptr;
+      const json::value* phase =
+          status && status->is_object() ? status->as_object().if_contains("phase") : nullptr;
       std::lock_guard lock(mutex_);
       auto [entry, added] = pods_.try_emplace(key, PodTimes{.added = now});
       if (node && node->is_string() && !node->as_string().empty() && !entry->second.bound) {
@@ -188,8 +188,8 @@ json::object Deployment(int index) {
   const std::string name = "app-" + std::to_string(index);
   const json::object labels{{"app", name}};
   json::object container{{"name", "app"}, {"image", "registry.k8s.io/pause:3.9"}};
-  container["resources"] = json::object{
-      {"requests", json::object{{"cpu", "10m"}, {"memory", "10Mi"}}}};
+  container["resources"] =
+      json::object{{"requests", json::object{{"cpu", "10m"}, {"memory", "10Mi"}}}};
   json::object pod_spec{{"containers", json::array{container}}};
   json::object pod_template{{"metadata", json::object{{"labels", labels}}},
                             {"spec", std::move(pod_spec)}};
@@ -203,8 +203,8 @@ json::object Deployment(int index) {
 }
 
 void SetUnschedulable(client::ApiClient& api, const std::vector<std::string>& nodes, bool value) {
-  const std::string body = std::string(R"({"spec":{"unschedulable":)") +
-                           (value ? "true" : "null") + "}}";
+  const std::string body =
+      std::string(R"({"spec":{"unschedulable":)") + (value ? "true" : "null") + "}}";
   std::vector<std::thread> threads;
   std::atomic<size_t> next{0};
   for (int t = 0; t < 4; ++t) {
@@ -237,18 +237,19 @@ int Run() {
   const auto serving_deadline = Clock::now() + 30s;
   while (!std::filesystem::exists(dir / "data" / "kubeconfig.yaml") ||
          !std::filesystem::exists(dir / "data" / "agent-token")) {
-    if (Clock::now() > serving_deadline) Fail("kelp server", DeadlineExceededError("no kubeconfig"));
+    if (Clock::now() > serving_deadline)
+      Fail("kelp server", DeadlineExceededError("no kubeconfig"));
     std::this_thread::sleep_for(20ms);  // poll interval of the bounded wait
   }
   Result<client::ClientConfig> config = client::LoadKubeconfig(dir / "data" / "kubeconfig.yaml");
   if (!config.ok()) Fail("kubeconfig", config.status());
   std::string token = ReadFile(dir / "data" / "agent-token").value_or("");
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
-  Result<std::unique_ptr<ChildProcess>> agent = runner.Start(
-      {.argv = {KELP_BINARY, "--log-level", "warn", "agent", "--hollow", "--server", config->server,
-                "--token", token, "--node-name", "hollow", "--count", std::to_string(kNodes),
-                "--node-ip", "10.200.0.1"},
-       .output_file = (dir / "agent.log").string()});
+  Result<std::unique_ptr<ChildProcess>> agent =
+      runner.Start({.argv = {KELP_BINARY, "--log-level", "warn", "agent", "--hollow", "--server",
+                             config->server, "--token", token, "--node-name", "hollow", "--count",
+                             std::to_string(kNodes), "--node-ip", "10.200.0.1"},
+                    .output_file = (dir / "agent.log").string()});
   if (!agent.ok()) Fail("start kelp agent --hollow", agent.status());
   cleanup.children.insert(cleanup.children.begin(), agent->get());
   Result<std::unique_ptr<client::HttpsApiClient>> api = client::HttpsApiClient::Create(*config);
@@ -270,20 +271,19 @@ int Run() {
   }
 
   // 1. Idle baseline over as long as the density phase's creation takes.
-  const auto creation_time = std::chrono::milliseconds(1000 * kDeployments * kReplicas /
-                                                       kPodsPerSecond);
+  const auto creation_time =
+      std::chrono::milliseconds(1000 * kDeployments * kReplicas / kPodsPerSecond);
   const double idle_cpu_before = CpuSeconds(server_pid);
   std::this_thread::sleep_for(std::min<Clock::duration>(creation_time, 10s));  // measuring idle
-  const double idle_cpu_rate =
-      (CpuSeconds(server_pid) - idle_cpu_before) /
-      Seconds(std::min<Clock::duration>(creation_time, 10s));
+  const double idle_cpu_rate = (CpuSeconds(server_pid) - idle_cpu_before) /
+                               Seconds(std::min<Clock::duration>(creation_time, 10s));
   const double idle_rss = StatusMegabytes(server_pid, "VmRSS:");
 
   PodWatcher watcher(**api);
   if (Status started = watcher.Start(); !started.ok()) Fail("watch pods", started);
   for (const char* ns : {kDensityNamespace, kBurstNamespace}) {
-    Result<json::object> created = (*api)->Create(
-        client::kNamespaces, "", json::object{{"metadata", {{"name", ns}}}});
+    Result<json::object> created =
+        (*api)->Create(client::kNamespaces, "", json::object{{"metadata", {{"name", ns}}}});
     if (!created.ok()) Fail("namespace", created.status());
   }
 
@@ -297,8 +297,7 @@ int Run() {
         (*api)->Create(client::kDeployments, kDensityNamespace, Deployment(i));
     if (!created.ok()) Fail("create deployment", created.status());
   }
-  const bool all_running =
-      watcher.WaitFor(kDensityNamespace, kDeployments * kReplicas, true, 120s);
+  const bool all_running = watcher.WaitFor(kDensityNamespace, kDeployments * kReplicas, true, 120s);
   const auto density_end = Clock::now();
   const double density_cpu = CpuSeconds(server_pid) - density_cpu_before;
   const double density_rss = StatusMegabytes(server_pid, "VmRSS:");
@@ -322,7 +321,8 @@ int Run() {
     return json::object{{"metadata", json::object{{"name", name}}},
                         {"spec", json::object{{"containers", json::array{container}}}}};
   };
-  if (Result<json::object> probe = (*api)->Create(client::kPods, kBurstNamespace, burst_pod("probe"));
+  if (Result<json::object> probe =
+          (*api)->Create(client::kPods, kBurstNamespace, burst_pod("probe"));
       !probe.ok()) {
     Fail("create probe pod", probe.status());
   }
@@ -376,18 +376,21 @@ int Run() {
   std::printf("  density: %d deployments x %d replicas at %d pods/s: %zu pods Running%s\n",
               kDeployments, kReplicas, kPodsPerSecond, startup.size(),
               all_running ? "" : " (INCOMPLETE)");
-  std::printf("    pod startup (ADDED -> Running, watch): p50 %.0f ms  p99 %.0f ms"
-              "  (target p99 < 1000 ms; ratio p99 / Kubernetes SLO 5 s: %.3f)\n",
-              p50 * 1000, p99 * 1000, p99 / kSloP99Seconds);
+  std::printf(
+      "    pod startup (ADDED -> Running, watch): p50 %.0f ms  p99 %.0f ms"
+      "  (target p99 < 1000 ms; ratio p99 / Kubernetes SLO 5 s: %.3f)\n",
+      p50 * 1000, p99 * 1000, p99 / kSloP99Seconds);
   std::printf("    bound at %.0f pods/s (arrival %d pods/s)\n", bind_rate, kPodsPerSecond);
-  std::printf("    server CPU %.1f s over %.1f s (%.2f cores; ratio to idle baseline %.1fx),"
-              " RSS %.1f MB (target < 200 MB)\n",
-              density_cpu, density_seconds, density_cpu / density_seconds,
-              idle_cpu_rate > 0 ? density_cpu / density_seconds / idle_cpu_rate : 0.0, density_rss);
-  std::printf("  scheduler burst: %d pending pods, %zu bound while cordoned, all bound %.2f s after"
-              " the first uncordon (100 node PATCHes included): %.0f pods/s%s (target >= 500)\n",
-              kBurstPods, bound_while_cordoned, Seconds(burst_last - uncordon_start), burst_rate,
-              burst_bound ? "" : " (INCOMPLETE)");
+  std::printf(
+      "    server CPU %.1f s over %.1f s (%.2f cores; ratio to idle baseline %.1fx),"
+      " RSS %.1f MB (target < 200 MB)\n",
+      density_cpu, density_seconds, density_cpu / density_seconds,
+      idle_cpu_rate > 0 ? density_cpu / density_seconds / idle_cpu_rate : 0.0, density_rss);
+  std::printf(
+      "  scheduler burst: %d pending pods, %zu bound while cordoned, all bound %.2f s after"
+      " the first uncordon (100 node PATCHes included): %.0f pods/s%s (target >= 500)\n",
+      kBurstPods, bound_while_cordoned, Seconds(burst_last - uncordon_start), burst_rate,
+      burst_bound ? "" : " (INCOMPLETE)");
   std::printf("  server peak RSS %.1f MB\n", peak_rss);
 
   cleanup.Run();

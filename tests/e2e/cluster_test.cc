@@ -47,9 +47,8 @@ class ClusterTest : public ::testing::Test {
     ASSERT_TRUE(CreateDirectories(dir_.path() / "home", 0700).ok());
     ASSERT_TRUE(server_
                     .Start({"--node-monitor-grace-period", kNodeMonitorGrace,
-                            "--node-monitor-period", "1s",
-                            "--default-not-ready-toleration-seconds", "2",
-                            "--default-unreachable-toleration-seconds", "2"})
+                            "--node-monitor-period", "1s", "--default-not-ready-toleration-seconds",
+                            "2", "--default-unreachable-toleration-seconds", "2"})
                     .ok())
         << server_.log();
     ASSERT_TRUE(WaitForFileToContain(server_.data_dir() / "agent-token", "K10", 10s));
@@ -99,8 +98,8 @@ class ClusterTest : public ::testing::Test {
   // kubectl that must succeed; its stdout.
   std::string Kubectl(const std::vector<std::string>& args) {
     ProcessResult result = kubectl_.Run(args);
-    EXPECT_EQ(result.exit_code, 0) << "kubectl " << ::testing::PrintToString(args) << ": "
-                                   << result.stderr_data;
+    EXPECT_EQ(result.exit_code, 0)
+        << "kubectl " << ::testing::PrintToString(args) << ": " << result.stderr_data;
     return result.stdout_data;
   }
 
@@ -197,8 +196,7 @@ TEST_F(ClusterTest, DeploymentSpreadsHealsAndScales) {
   Kubectl({"delete", "pod", victim, "-n", "web"});
   ASSERT_TRUE(WaitFor("a replacement for " + victim, 30s, [&] {
     std::vector<std::string> now;
-    return RunningPods("web", 3, &now) &&
-           std::find(now.begin(), now.end(), victim) == now.end();
+    return RunningPods("web", 3, &now) && std::find(now.begin(), now.end(), victim) == now.end();
   }));
 
   Kubectl({"scale", "deployment", "web", "-n", "web", "--replicas=1"});
