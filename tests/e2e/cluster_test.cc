@@ -77,7 +77,9 @@ class ClusterTest : public ::testing::Test {
 
   void TearDown() override {
     for (auto& [name, agent] : agents_) {
-      if (agent) EXPECT_TRUE(agent->Terminate(10s).ok()) << name;
+      if (agent) {
+        EXPECT_TRUE(agent->Terminate(10s).ok()) << name;
+      }
     }
     agents_.clear();
     Result<ProcessExit> stopped = server_.Stop();
