@@ -77,13 +77,20 @@ class ClusterTest : public ::testing::Test {
 
   void TearDown() override {
     for (auto& [name, agent] : agents_) {
-      if (agent) {
-        EXPECT_TRUE(agent->Terminate(10s).ok()) << name;
+      if (!agent) continue;
+      Result<ProcessExit> exit = agent->Terminate(10s);
+      if (!exit.ok()) {
+        ADD_FAILURE() << name << ": " << exit.status().ToString();
+        continue;
       }
+      EXPECT_EQ(exit->term_signal, 0) << name << " needed SIGKILL";
+      EXPECT_EQ(exit->exit_code, 0) << name;
     }
     agents_.clear();
     Result<ProcessExit> stopped = server_.Stop();
-    EXPECT_TRUE(stopped.ok());
+    ASSERT_TRUE(stopped.ok());
+    EXPECT_EQ(stopped->term_signal, 0) << "kelp server needed SIGKILL";
+    EXPECT_EQ(stopped->exit_code, 0) << "kelp server";
     if (HasFailure()) ADD_FAILURE() << "server log:\n" << server_.log();
   }
 
@@ -294,7 +301,9 @@ TEST_F(ClusterTest, AStoppedNodeTurnsNotReadyAndItsPodsMoveToTheOthers) {
   const std::string failed = At(ActivePods("fail").front(), {"spec", "nodeName"});
   ASSERT_TRUE(agents_.contains(failed)) << failed;
   const auto stopped_at = std::chrono::steady_clock::now();
-  ASSERT_TRUE(agents_[failed]->Terminate(10s).ok());
+  Result<ProcessExit> exit = agents_[failed]->Terminate(10s);
+  ASSERT_TRUE(exit.ok());
+  EXPECT_EQ(exit->exit_code, 0);
   agents_.erase(failed);
 
   ASSERT_TRUE(WaitFor(failed + " to turn NotReady", 30s, [&] {
