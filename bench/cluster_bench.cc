@@ -21,6 +21,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -49,6 +50,7 @@ constexpr int kBurstPods = 1000;
 constexpr double kSloP99Seconds = 5.0;  // Kubernetes' pod startup SLO (at 20 pods/s)
 constexpr char kDensityNamespace[] = "density";
 constexpr char kBurstNamespace[] = "burst";
+constexpr char kProbeNamespace[] = "probe";
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -281,7 +283,7 @@ int Run() {
 
   PodWatcher watcher(**api);
   if (Status started = watcher.Start(); !started.ok()) Fail("watch pods", started);
-  for (const char* ns : {kDensityNamespace, kBurstNamespace}) {
+  for (const char* ns : {kDensityNamespace, kBurstNamespace, kProbeNamespace}) {
     Result<json::object> created =
         (*api)->Create(client::kNamespaces, "", json::object{{"metadata", {{"name", ns}}}});
     if (!created.ok()) Fail("namespace", created.status());
@@ -321,26 +323,34 @@ int Run() {
     return json::object{{"metadata", json::object{{"name", name}}},
                         {"spec", json::object{{"containers", json::array{container}}}}};
   };
-  if (Result<json::object> probe =
-          (*api)->Create(client::kPods, kBurstNamespace, burst_pod("probe"));
-      !probe.ok()) {
-    Fail("create probe pod", probe.status());
-  }
-  const auto probe_deadline = Clock::now() + 30s;
-  for (;;) {
-    Result<json::object> probe = (*api)->Get(client::kPods, kBurstNamespace, "probe");
-    if (!probe.ok()) Fail("get probe pod", probe.status());
-    if (SerializeJson(*probe).find("\"Unschedulable\"") != std::string::npos) break;
-    if (Clock::now() > probe_deadline) {
-      Fail("probe pod", DeadlineExceededError("not reported Unschedulable"));
+  // A probe bound before the scheduler saw every cordon is deleted and another one tried.
+  const auto probe_deadline = Clock::now() + 60s;
+  for (int attempt = 0;; ++attempt) {
+    const std::string name = "probe-" + std::to_string(attempt);
+    Result<json::object> created = (*api)->Create(client::kPods, kProbeNamespace, burst_pod(name));
+    if (!created.ok()) Fail("create probe pod", created.status());
+    std::optional<bool> unschedulable;
+    while (!unschedulable) {
+      if (Clock::now() > probe_deadline) {
+        Fail("probe pod", DeadlineExceededError("never reported Unschedulable"));
+      }
+      std::this_thread::sleep_for(20ms);  // poll interval of the bounded wait
+      Result<json::object> probe = (*api)->Get(client::kPods, kProbeNamespace, name);
+      if (!probe.ok()) Fail("get probe pod", probe.status());
+      if (SerializeJson(*probe).find("\"Unschedulable\"") != std::string::npos) {
+        unschedulable = true;
+      } else if (probe->at("spec").as_object().contains("nodeName")) {
+        unschedulable = false;
+      }
     }
-    std::this_thread::sleep_for(20ms);  // poll interval of the bounded wait
+    if (*unschedulable) break;
+    (void)(*api)->Delete(client::kPods, kProbeNamespace, name, {});
   }
   std::atomic<int> next{0};
   std::vector<std::thread> creators;
   for (int t = 0; t < 4; ++t) {
     creators.emplace_back([&] {
-      for (int i = next++; i < kBurstPods - 1; i = next++) {
+      for (int i = next++; i < kBurstPods; i = next++) {
         Result<json::object> created =
             (*api)->Create(client::kPods, kBurstNamespace, burst_pod("burst-" + std::to_string(i)));
         if (!created.ok()) Fail("create pod", created.status());
