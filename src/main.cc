@@ -53,6 +53,16 @@ void AddServerFlags(CLI::App& cmd, kelp::apiserver::ServerOptions& options) {
   cmd.add_option("--flannel-backend", options.flannel_backend,
                  "One of vxlan, host-gw, udp or none")
       ->capture_default_str();
+  cmd.add_option("--default-not-ready-toleration-seconds",
+                 options.defaulting.not_ready_toleration_seconds,
+                 "tolerationSeconds of the not-ready:NoExecute toleration given to pods without one")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd.add_option("--default-unreachable-toleration-seconds",
+                 options.defaulting.unreachable_toleration_seconds,
+                 "tolerationSeconds of the unreachable:NoExecute toleration given to pods without one")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd.add_flag("--disable-agent", options.disable_agent,
                "Do not run the embedded agent (there is none yet)");
 }
@@ -60,7 +70,7 @@ void AddServerFlags(CLI::App& cmd, kelp::apiserver::ServerOptions& options) {
 // The controller-manager flags of kube-controller-manager that `kelp server` takes.
 struct ControllerFlags {
   int node_monitor_grace_seconds = 40;
-  int default_not_ready_toleration_seconds = 300;
+  int node_monitor_period_seconds = 5;
   int hpa_sync_period_seconds = 15;
   int hpa_downscale_stabilization_seconds = 300;
   bool disable_controllers = false;
@@ -71,11 +81,12 @@ void AddControllerFlags(CLI::App& cmd, ControllerFlags& flags) {
                  "How long a node's Lease may go unrenewed before it turns NotReady (e.g. 40s)")
       ->transform(CLI::AsNumberWithUnit(std::map<std::string, int>{{"s", 1}, {"m", 60}}))
       ->capture_default_str();
-  cmd.add_option("--default-not-ready-toleration-seconds",
-                 flags.default_not_ready_toleration_seconds,
-                 "tolerationSeconds for the not-ready/unreachable taints of pods without one")
-      ->capture_default_str();
   const std::map<std::string, int> units{{"s", 1}, {"m", 60}};
+  cmd.add_option("--node-monitor-period", flags.node_monitor_period_seconds,
+                 "How often node health is checked (e.g. 5s)")
+      ->transform(CLI::AsNumberWithUnit(units))
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd.add_option("--horizontal-pod-autoscaler-sync-period", flags.hpa_sync_period_seconds,
                  "How often each HorizontalPodAutoscaler is evaluated (e.g. 15s)")
       ->transform(CLI::AsNumberWithUnit(units))
@@ -114,8 +125,8 @@ int ServeApi(const kelp::apiserver::ServerOptions& options, const ControllerFlag
   manager_options.controllers.cluster_cidr = options.cluster_cidr;
   manager_options.controllers.node_monitor_grace_period =
       std::chrono::seconds(flags.node_monitor_grace_seconds);
-  manager_options.controllers.default_not_ready_toleration =
-      std::chrono::seconds(flags.default_not_ready_toleration_seconds);
+  manager_options.controllers.node_monitor_period =
+      std::chrono::seconds(flags.node_monitor_period_seconds);
   manager_options.controllers.hpa_sync_period = std::chrono::seconds(flags.hpa_sync_period_seconds);
   manager_options.controllers.hpa_downscale_stabilization =
       std::chrono::seconds(flags.hpa_downscale_stabilization_seconds);
@@ -166,6 +177,10 @@ int main(int argc, char** argv) {
                     "Node name; with --count N the nodes are <name>-0 ... <name>-<N-1>")
       ->required();
   agent->add_option("--count", hollow_options.nodes.count, "Hollow nodes to run")
+      ->capture_default_str();
+  agent->add_option("--node-lease-duration-seconds", hollow_options.nodes.lease_duration_seconds,
+                    "Duration of each node's Lease; it is renewed every quarter of it")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   agent->add_option("--node-ip", hollow_options.nodes.node_ip,
                     "InternalIP of the (first) node; node i gets this address + i")

@@ -123,6 +123,9 @@ HollowNodes::~HollowNodes() { Stop(); }
 Status HollowNodes::Start() {
   if (options_.node_name.empty()) return InvalidArgumentError("hollow node: a node name is required");
   if (options_.count < 1) return InvalidArgumentError("hollow node: --count must be at least 1");
+  if (options_.lease_duration_seconds < 1) {
+    return InvalidArgumentError("hollow node: --node-lease-duration-seconds must be at least 1");
+  }
   KELP_ASSIGN_OR_RETURN(uint32_t first_ip, ParseIpv4(options_.node_ip));
   ips_.clear();
   for (size_t i = 0; i < names_.size(); ++i) ips_.push_back(FormatIpv4(first_ip + i));
@@ -264,14 +267,14 @@ Status HollowNodes::RenewLease(const std::string& node_name) {
 }
 
 void HollowNodes::LeaseLoop() {
-  auto next = clock_.Now() + options_.lease_renew_interval;
+  auto next = clock_.Now() + lease_renew_interval();
   std::unique_lock lock(lease_mutex_);
   while (!stopping_) {
     if (clock_.Now() >= next) {
       lock.unlock();
       if (Status status = RenewLeases(); !status.ok()) spdlog::warn("hollow: {}", status.ToString());
       lock.lock();
-      next = clock_.Now() + options_.lease_renew_interval;
+      next = clock_.Now() + lease_renew_interval();
       continue;
     }
     auto remaining = std::min<std::chrono::steady_clock::duration>(next - clock_.Now(),

@@ -33,7 +33,8 @@ struct HollowNodeOptions {
   std::string cpu = "4";
   std::string memory = "8Gi";
   std::string pods = "110";
-  std::chrono::seconds lease_renew_interval{10};
+  // As kubelet's --node-lease-duration-seconds: the Lease says so, and it is renewed every
+  // quarter of it (10 s by default).
   int lease_duration_seconds = 40;
   int workers = 4;
 };
@@ -54,6 +55,9 @@ class HollowNodes {
   Status RenewLeases();
 
   const std::vector<std::string>& node_names() const { return names_; }
+  std::chrono::milliseconds lease_renew_interval() const {
+    return std::chrono::milliseconds(options_.lease_duration_seconds * 250);
+  }
 
  private:
   struct NodeIps {

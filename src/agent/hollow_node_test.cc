@@ -131,6 +131,17 @@ TEST_F(HollowNodeTest, RejectsBadOptions) {
   EXPECT_EQ(unnamed.Start().code(), StatusCode::kInvalidArgument);
   HollowNodes bad_ip(client_, clock_, {.node_name = "h", .node_ip = "nope"});
   EXPECT_EQ(bad_ip.Start().code(), StatusCode::kInvalidArgument);
+  HollowNodes no_lease(client_, clock_, {.node_name = "h", .lease_duration_seconds = 0});
+  EXPECT_EQ(no_lease.Start().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(HollowNodeTest, RenewsTheLeaseEveryQuarterOfItsDuration) {
+  HollowNodes nodes(client_, clock_, {.node_name = "h", .lease_duration_seconds = 4});
+  EXPECT_EQ(nodes.lease_renew_interval(), std::chrono::seconds(1));
+  ASSERT_TRUE(nodes.Start().ok());
+  Result<json::object> lease = client_.Get(client::kLeases, "kube-node-lease", "h");
+  ASSERT_TRUE(lease.ok());
+  EXPECT_EQ(lease->at("spec").at("leaseDurationSeconds"), 4);
 }
 
 }  // namespace

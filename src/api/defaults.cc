@@ -79,14 +79,17 @@ void DefaultPodSpec(boost::json::object& spec) {
 }
 
 // Kubernetes' DefaultTolerationSeconds admission: a pod that does not tolerate the
-// not-ready/unreachable NoExecute taints tolerates them for 300 s, so the node-lifecycle
-// controller evicts it 5 minutes after its node fails.
-void DefaultNodeFailureTolerations(boost::json::object& spec) {
-  constexpr int kDefaultTolerationSeconds = 300;
+// not-ready/unreachable NoExecute taints tolerates them for 300 s (by default), so the
+// node-lifecycle controller evicts it 5 minutes after its node fails.
+void DefaultNodeFailureTolerations(boost::json::object& spec, const DefaultingOptions& options) {
   boost::json::value& tolerations = spec["tolerations"];
   if (tolerations.is_null()) tolerations = boost::json::array();
   if (!tolerations.is_array()) return;
-  for (std::string_view taint : {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"}) {
+  for (auto [taint, seconds] :
+       {std::pair<std::string_view, int>{"node.kubernetes.io/not-ready",
+                                         options.not_ready_toleration_seconds},
+        std::pair<std::string_view, int>{"node.kubernetes.io/unreachable",
+                                         options.unreachable_toleration_seconds}}) {
     bool tolerated = false;
     for (const boost::json::value& entry : tolerations.get_array()) {
       const boost::json::object* toleration = entry.if_object();
@@ -101,8 +104,7 @@ void DefaultNodeFailureTolerations(boost::json::object& spec) {
     tolerations.get_array().push_back(boost::json::object{{"key", taint},
                                                           {"operator", "Exists"},
                                                           {"effect", "NoExecute"},
-                                                          {"tolerationSeconds",
-                                                           kDefaultTolerationSeconds}});
+                                                          {"tolerationSeconds", seconds}});
   }
 }
 
@@ -185,16 +187,17 @@ void DefaultNamespace(boost::json::object& object) {
 
 }  // namespace
 
-void ApplyDefaults(std::string_view group, std::string_view resource, boost::json::object& object) {
+void ApplyDefaults(std::string_view group, std::string_view resource, boost::json::object& object,
+                   const DefaultingOptions& options) {
   auto with_spec = [&object](auto&& apply) {
     if (boost::json::object* spec = EnsureObject(object, "spec")) apply(*spec);
   };
   if (group.empty() && resource == "namespaces") {
     DefaultNamespace(object);
   } else if (group.empty() && resource == "pods") {
-    with_spec([](boost::json::object& spec) {
+    with_spec([&options](boost::json::object& spec) {
       DefaultPodSpec(spec);
-      DefaultNodeFailureTolerations(spec);
+      DefaultNodeFailureTolerations(spec, options);
     });
   } else if (group.empty() && resource == "services") {
     with_spec(DefaultService);

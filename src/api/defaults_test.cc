@@ -51,6 +51,16 @@ TEST(DefaultsTest, PodToleratesOnlyTheNodeFailuresItDoesNotTolerateAlready) {
                       std::string(kDefaultedPodSpec) + "}}");
 }
 
+TEST(DefaultsTest, PodNodeFailureTolerationSecondsComeFromTheOptions) {
+  boost::json::object pod = *ParseJsonObject(R"({"spec":{"containers":[]}})");
+  ApplyDefaults("", "pods", pod,
+                {.not_ready_toleration_seconds = 2, .unreachable_toleration_seconds = 3});
+  EXPECT_EQ(SerializeJson(pod.at("spec").at("tolerations")),
+            SerializeJson(*ParseJson(R"([
+      {"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoExecute","tolerationSeconds":2},
+      {"key":"node.kubernetes.io/unreachable","operator":"Exists","effect":"NoExecute","tolerationSeconds":3}])")));
+}
+
 TEST(DefaultsTest, KeepsClientValues) {
   ExpectDefaulted("", "pods",
                   R"({"spec":{"restartPolicy":"Never","dnsPolicy":"Default","terminationGracePeriodSeconds":5,

@@ -1084,6 +1084,40 @@ HttpResponse RestApi::WriteScale(const Call& call) const {
   return JsonResponse(200, Serialize(ScaleOf(*result)));
 }
 
+namespace {
+
+// As Kubernetes' binding REST: a bound pod's PodScheduled condition turns True (the
+// scheduler may have set it False while the pod fit nowhere).
+std::string_view FieldOr(const json::object& object, std::string_view key) {
+  const json::value* field = object.if_contains(key);
+  return field && field->is_string() ? std::string_view(field->get_string()) : "";
+}
+
+void SetPodScheduled(json::object& pod, const std::string& now) {
+  json::value& status = pod["status"];
+  if (!status.is_object()) status = json::object();
+  json::value& conditions = status.as_object()["conditions"];
+  if (!conditions.is_array()) conditions = json::array();
+  for (json::value& entry : conditions.as_array()) {
+    json::object* condition = entry.if_object();
+    if (condition == nullptr || FieldOr(*condition, "type") != "PodScheduled") continue;
+    if (FieldOr(*condition, "status") != "True") {
+      (*condition)["status"] = "True";
+      (*condition)["lastTransitionTime"] = now;
+    }
+    condition->erase("reason");
+    condition->erase("message");
+    (*condition)["lastProbeTime"] = nullptr;
+    return;
+  }
+  conditions.as_array().push_back(json::object{{"type", "PodScheduled"},
+                                               {"status", "True"},
+                                               {"lastProbeTime", nullptr},
+                                               {"lastTransitionTime", now}});
+}
+
+}  // namespace
+
 HttpResponse RestApi::Bind(const Call& call) const {
   Result<json::object> binding = DecodeBody(call.request);
   if (!binding.ok()) return StoreErrorResponse(binding.status(), call.resource, call.name);
@@ -1101,6 +1135,7 @@ HttpResponse RestApi::Bind(const Call& call) const {
   json::value& spec = (*pod)["spec"];
   if (!spec.is_object()) spec = json::object();
   spec.as_object()["nodeName"] = *node;
+  SetPodScheduled(*pod, Rfc3339(clock_.WallNow()));
   Result<int64_t> revision = store_.Update(call.Key(), EncodeForStore(*pod), kv->mod_revision);
   if (!revision.ok()) return StoreErrorResponse(revision.status(), call.resource, call.name);
   json::object success{{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()},

@@ -215,6 +215,29 @@ TEST_F(RestTest, ScaleReadsAndMergePatchesReplicas) {
   EXPECT_EQ(deployment.at("metadata").at("generation"), 2);
 }
 
+TEST_F(RestTest, BindingSetsNodeNameAndPodScheduledTrue) {
+  ASSERT_EQ(Send("POST", "/api/v1/namespaces/default/pods",
+                 R"({"metadata":{"name":"web"},"spec":{"containers":[{"name":"c","image":"i"}]},
+                     "status":{"conditions":[{"type":"PodScheduled","status":"False",
+                       "reason":"Unschedulable","message":"0/1 nodes are available"}]}})")
+                .status,
+            201);
+  HttpResponse bound = Send("POST", "/api/v1/namespaces/default/pods/web/binding",
+                            R"({"metadata":{"name":"web"},"target":{"kind":"Node","name":"n1"}})");
+  ASSERT_EQ(bound.status, 201) << bound.body;
+  json::object pod = Body(Send("GET", "/api/v1/namespaces/default/pods/web"));
+  EXPECT_EQ(pod.at("spec").at("nodeName"), "n1");
+  const json::array& conditions = pod.at("status").at("conditions").as_array();
+  ASSERT_EQ(conditions.size(), 1u) << pod;
+  EXPECT_EQ(conditions[0].at("type"), "PodScheduled");
+  EXPECT_EQ(conditions[0].at("status"), "True");
+  EXPECT_FALSE(conditions[0].as_object().contains("reason"));
+  EXPECT_EQ(Send("POST", "/api/v1/namespaces/default/pods/web/binding",
+                 R"({"metadata":{"name":"web"},"target":{"kind":"Node","name":"n2"}})")
+                .status,
+            409);
+}
+
 TEST_F(RestTest, StrategicMergePatchMerges) {
   HttpResponse response = Send("PATCH", "/api/v1/namespaces/default",
                                R"({"metadata":{"labels":{"team":"net"}}})",

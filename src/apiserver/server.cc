@@ -40,10 +40,11 @@ Router StoragelessRoutes() {
 
 // src/api's pieces as ResourceHooks. Validation and defaulting join once they land there.
 // src/api's per-resource behaviour: Kubernetes' defaulting, validation and Table columns.
-ResourceHooks ApiHooks(const ResourceInfo& resource, const Clock& clock) {
+ResourceHooks ApiHooks(const ResourceInfo& resource, const Clock& clock,
+                       const api::DefaultingOptions& defaulting) {
   ResourceHooks hooks;
-  hooks.defaulting = [&resource](boost::json::object& object) {
-    api::ApplyDefaults(resource.group, resource.plural, object);
+  hooks.defaulting = [&resource, defaulting](boost::json::object& object) {
+    api::ApplyDefaults(resource.group, resource.plural, object, defaulting);
   };
   hooks.validate_create = [&resource](const boost::json::object& object) {
     return api::ValidateObject(resource.group, resource.plural, object, resource.namespaced);
@@ -143,8 +144,8 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
   const Clock& clock = server->clock_;
   server->rest_ = std::make_unique<RestApi>(
       *server->store_, clock,
-      RestOptions{.hooks = [&clock](const ResourceInfo& resource) {
-                    return ApiHooks(resource, clock);
+      RestOptions{.hooks = [&clock, defaulting = options.defaulting](const ResourceInfo& resource) {
+                    return ApiHooks(resource, clock, defaulting);
                   },
                   .service_allocator = server->allocator_.get(),
                   .watch_cache = server->watch_cache_.get()});

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "api/defaults.h"
+
 #include "apiserver/router.h"
 #include "common/clock.h"
 #include "common/status.h"
@@ -35,6 +37,7 @@ struct ServerOptions {
   std::string service_node_port_range = "30000-32767";
   std::string flannel_backend = "vxlan";  // vxlan | host-gw | udp | none; for the agent later
   bool disable_agent = false;  // accepted; there is no embedded agent yet
+  api::DefaultingOptions defaulting;  // DefaultTolerationSeconds
 };
 
 class Server {

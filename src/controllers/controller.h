@@ -21,8 +21,8 @@ struct ControllerOptions {
   int node_cidr_mask_size = 24;  // flannel's SubnetLen
   // A node whose Lease is not renewed for this long turns Ready=Unknown.
   std::chrono::seconds node_monitor_grace_period{40};
-  // tolerationSeconds given to pods for the not-ready/unreachable NoExecute taints.
-  std::chrono::seconds default_not_ready_toleration{300};
+  // How often the node-lifecycle controller checks the nodes' health.
+  std::chrono::seconds node_monitor_period{5};
   // How often each HorizontalPodAutoscaler is evaluated, and how long a scale-down waits for
   // the highest recent recommendation to pass (kube-controller-manager's defaults).
   std::chrono::seconds hpa_sync_period{15};

@@ -6,7 +6,11 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <optional>
+#include <set>
+#include <utility>
+#include <vector>
 
 #include "api/duration.h"
 #include "common/json.h"
@@ -108,7 +112,7 @@ void NodeLifecycleController::Start() {
       Status status = MonitorNodes();
       if (!status.ok()) spdlog::warn("node-lifecycle-controller: {}", status.ToString());
       lock.lock();
-      wake_.wait_for(lock, kMonitorPeriod, [this] { return stopping_; });
+      wake_.wait_for(lock, context_.options.node_monitor_period, [this] { return stopping_; });
     }
   });
 }
@@ -136,7 +140,7 @@ bool NodeLifecycleController::Healthy(const json::object& node) {
   return now - health.heard_at <= context_.options.node_monitor_grace_period;
 }
 
-Status NodeLifecycleController::MarkUnknown(const json::object& node) {
+Result<json::object> NodeLifecycleController::MarkUnknown(const json::object& node) {
   const std::string now = FormatRfc3339(context_.clock.WallNow());
   json::object updated = node;
   json::value& status = updated["status"];
@@ -161,7 +165,7 @@ Status NodeLifecycleController::MarkUnknown(const json::object& node) {
     (*condition)["message"] = "Kubelet stopped posting node status.";
     (*condition)["lastTransitionTime"] = now;
   }
-  KELP_RETURN_IF_ERROR(context_.client.Update(client::kNodes, updated, "status").status());
+  KELP_ASSIGN_OR_RETURN(json::object stored, context_.client.Update(client::kNodes, updated, "status"));
   const std::string name = StringAt(node, "metadata.name");
   events_.Record(node, "Normal", "NodeNotReady", "Node " + name + " status is now: NodeNotReady");
   // As Kubernetes' MarkPodsNotReady: the node's pods leave the Services' ready endpoints.
@@ -176,37 +180,50 @@ Status NodeLifecycleController::MarkUnknown(const json::object& node) {
     Status written = context_.client.Update(client::kPods, pod_status, "status").status();
     if (!written.ok() && first_error.ok()) first_error = written;
   }
-  return first_error;
+  KELP_RETURN_IF_ERROR(first_error);
+  return stored;
 }
 
-Status NodeLifecycleController::ReconcileTaints(const json::object& node, bool healthy) {
+Result<json::object> NodeLifecycleController::ReconcileTaints(const json::object& node, bool healthy,
+                                                              bool no_execute) {
   const std::string ready = NodeConditionStatus(node, "Ready");
-  const bool want_unreachable = !healthy || ready == "Unknown";
-  const bool want_not_ready = !want_unreachable && ready == "False";
+  const bool unreachable = !healthy || ready == "Unknown";
+  const bool not_ready = !unreachable && ready == "False";
+  // As Kubernetes: NoSchedule taints by condition (TaintNodesByCondition) keep new pods away,
+  // NoExecute taints evict — but not while the whole cluster is disrupted.
+  const std::pair<std::string_view, std::string_view> wanted[] = {
+      {kUnreachableTaint, unreachable ? "NoSchedule" : ""},
+      {kUnreachableTaint, unreachable && no_execute ? "NoExecute" : ""},
+      {kNotReadyTaint, not_ready ? "NoSchedule" : ""},
+      {kNotReadyTaint, not_ready && no_execute ? "NoExecute" : ""}};
+  auto is_wanted = [&wanted](std::string_view key, std::string_view effect) {
+    for (const auto& [wanted_key, wanted_effect] : wanted) {
+      if (wanted_key == key && wanted_effect == effect) return true;
+    }
+    return false;
+  };
   json::array taints;
-  bool has_unreachable = false;
-  bool has_not_ready = false;
+  std::set<std::pair<std::string, std::string>> present;
   bool changed = false;
   for (const json::value& taint : Taints(node)) {
     const std::string key = taint.is_object() ? StringAt(taint.get_object(), "key") : "";
-    const bool unreachable = key == kUnreachableTaint;
-    const bool not_ready = key == kNotReadyTaint;
-    if ((unreachable && !want_unreachable) || (not_ready && !want_not_ready)) {
+    const std::string effect = taint.is_object() ? StringAt(taint.get_object(), "effect") : "";
+    if ((key == kUnreachableTaint || key == kNotReadyTaint) && !is_wanted(key, effect)) {
       changed = true;
       continue;
     }
-    has_unreachable |= unreachable;
-    has_not_ready |= not_ready;
+    present.emplace(key, effect);
     taints.push_back(taint);
   }
   const std::string now = FormatRfc3339(context_.clock.WallNow());
-  for (auto [want, has, key] : {std::tuple{want_unreachable, has_unreachable, kUnreachableTaint},
-                                std::tuple{want_not_ready, has_not_ready, kNotReadyTaint}}) {
-    if (!want || has) continue;
-    taints.push_back(json::object{{"key", key}, {"effect", "NoExecute"}, {"timeAdded", now}});
+  for (const auto& [key, effect] : wanted) {
+    if (effect.empty() || present.contains({std::string(key), std::string(effect)})) continue;
+    json::object taint{{"key", key}, {"effect", effect}};
+    if (effect == "NoExecute") taint["timeAdded"] = now;
+    taints.push_back(std::move(taint));
     changed = true;
   }
-  if (!changed) return Status::Ok();
+  if (!changed) return node;
   json::object updated = node;
   json::value& spec = updated["spec"];
   if (!spec.is_object()) spec = json::object();
@@ -215,7 +232,7 @@ Status NodeLifecycleController::ReconcileTaints(const json::object& node, bool h
   } else {
     spec.as_object()["taints"] = std::move(taints);
   }
-  return context_.client.Update(client::kNodes, updated).status();
+  return context_.client.Update(client::kNodes, updated);
 }
 
 Status NodeLifecycleController::EvictPods(const json::object& node) {
@@ -272,29 +289,42 @@ Status NodeLifecycleController::MonitorNodes() {
     if (!status.ok() && first_error.ok()) first_error = std::move(status);
   };
   std::map<std::string, Health> seen;
+  std::vector<std::pair<json::object, bool>> nodes;  // node, healthy
   for (const client::ObjectPtr& cached : nodes_.List()) {
     json::object node = *cached;
     const std::string name = StringAt(node, "metadata.name");
     const bool healthy = Healthy(node);
     seen.insert(*health_.find(name));
     if (!healthy && NodeConditionStatus(node, "Ready") != "Unknown") {
-      Status marked = MarkUnknown(node);
-      keep(marked);
+      Result<json::object> marked = MarkUnknown(node);
+      keep(marked.status());
       if (!marked.ok()) continue;
-      Result<json::object> latest = context_.client.Get(client::kNodes, "", name);
-      if (!latest.ok()) {
-        keep(latest.status());
-        continue;
-      }
-      node = std::move(*latest);
+      node = std::move(*marked);
     }
-    Status tainted = ReconcileTaints(node, healthy);
-    keep(tainted);
-    if (!tainted.ok()) continue;
-    Result<json::object> latest = context_.client.Get(client::kNodes, "", name);
-    if (latest.ok()) keep(EvictPods(*latest));
+    nodes.emplace_back(std::move(node), healthy);
   }
   health_ = std::move(seen);  // forgets deleted nodes
+
+  // Kubernetes' full disruption: when no node is Ready the cause is more likely the control
+  // plane's network than every node at once, so nothing is evicted and the NoExecute taints
+  // are lifted until a node is Ready again.
+  const bool full_disruption =
+      !nodes.empty() && std::none_of(nodes.begin(), nodes.end(), [](const auto& entry) {
+        return entry.second && NodeConditionStatus(entry.first, "Ready") == "True";
+      });
+  if (full_disruption != full_disruption_) {
+    full_disruption_ = full_disruption;
+    if (full_disruption) {
+      spdlog::warn("node-lifecycle-controller: no node is Ready: full disruption, evictions stop");
+    } else {
+      spdlog::info("node-lifecycle-controller: a node is Ready again: evictions resume");
+    }
+  }
+  for (const auto& [node, healthy] : nodes) {
+    Result<json::object> tainted = ReconcileTaints(node, healthy, !full_disruption);
+    keep(tainted.status());
+    if (tainted.ok() && !full_disruption) keep(EvictPods(*tainted));
+  }
   return first_error;
 }
 

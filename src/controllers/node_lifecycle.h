@@ -4,13 +4,16 @@
 //    condition's lastHeartbeatTime) changes; heard from no longer than
 //    node_monitor_grace_period ago it is healthy. An unhealthy node gets every condition
 //    Unknown ("Kubelet stopped posting node status.") and the taint
-//    node.kubernetes.io/unreachable:NoExecute; a node reporting Ready=False gets
-//    node.kubernetes.io/not-ready:NoExecute; a healthy Ready node loses both.
+//    node.kubernetes.io/unreachable with effects NoSchedule and NoExecute; a node reporting
+//    Ready=False gets node.kubernetes.io/not-ready:NoSchedule and :NoExecute; a healthy Ready
+//    node loses them all.
+//  - full disruption: when no node is Ready, no NoExecute taints are kept and nothing is
+//    evicted (Kubernetes' FullDisruption state of a zone; kelp has one zone).
 //  - eviction: a pod on a node with NoExecute taints is deleted once its toleration of them
 //    runs out (tolerationSeconds counted from the taint's timeAdded; a taint it does not
 //    tolerate evicts it at once).
-// MonitorNodes() does one pass; Start() runs it every kMonitorPeriod. Time comes from the
-// Clock, so tests drive it with a FakeClock. Events: RegisteredNode, RemovingNode,
+// MonitorNodes() does one pass; Start() runs it every options.node_monitor_period. Time comes
+// from the Clock, so tests drive it with a FakeClock. Events: RegisteredNode, RemovingNode,
 // NodeNotReady, TaintManagerEviction.
 #pragma once
 
@@ -31,8 +34,6 @@ inline constexpr std::string_view kNotReadyTaint = "node.kubernetes.io/not-ready
 
 class NodeLifecycleController final : public Controller {
  public:
-  static constexpr std::chrono::seconds kMonitorPeriod{5};
-
   explicit NodeLifecycleController(ControllerContext& context);
   ~NodeLifecycleController() override;
   std::string_view name() const override { return "node-lifecycle-controller"; }
@@ -52,8 +53,11 @@ class NodeLifecycleController final : public Controller {
   };
   // Whether the node was heard from within the grace period (updates health_).
   bool Healthy(const boost::json::object& node);
-  Status MarkUnknown(const boost::json::object& node);
-  Status ReconcileTaints(const boost::json::object& node, bool healthy);
+  // Each returns the node as stored afterwards.
+  Result<boost::json::object> MarkUnknown(const boost::json::object& node);
+  // `no_execute`: whether the NoExecute taints belong too (false in full disruption).
+  Result<boost::json::object> ReconcileTaints(const boost::json::object& node, bool healthy,
+                                              bool no_execute);
   Status EvictPods(const boost::json::object& node);
 
   ControllerContext& context_;
@@ -62,6 +66,7 @@ class NodeLifecycleController final : public Controller {
   client::Informer& pods_;
   client::EventRecorder events_;
   std::map<std::string, Health> health_;  // only MonitorNodes' thread
+  bool full_disruption_ = false;           // only MonitorNodes' thread
 
   std::mutex mutex_;
   std::condition_variable wake_;

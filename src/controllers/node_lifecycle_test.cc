@@ -4,6 +4,7 @@
 #include "controllers/node_lifecycle.h"
 
 #include "controllers/cluster_test_env.h"
+#include "controllers/object_meta.h"
 
 namespace kelp::controllers {
 namespace {
@@ -37,6 +38,12 @@ class NodeLifecycleTest : public testing::ClusterTestEnv {
                                     R"(","reason":"KubeletReady"}]}})"));
     api_.Seed(client::kLeases, Parse(R"({"metadata":{"name":"n1","namespace":"kube-node-lease"},
         "spec":{"holderIdentity":"n1","leaseDurationSeconds":40,"renewTime":")" + now + R"("}})"));
+    // n2 stays healthy (Monitor() renews its lease), so n1 failing is no full disruption.
+    api_.Seed(client::kNodes, Parse(R"({"metadata":{"name":"n2"},"spec":{},
+        "status":{"conditions":[{"type":"Ready","status":"True","lastHeartbeatTime":")" + now +
+                                    R"(","reason":"KubeletReady"}]}})"));
+    api_.Seed(client::kLeases, Parse(R"({"metadata":{"name":"n2","namespace":"kube-node-lease"},
+        "spec":{"holderIdentity":"n2","leaseDurationSeconds":40,"renewTime":")" + now + R"("}})"));
     SeedPod("defaulted", R"([{"key":"node.kubernetes.io/unreachable","operator":"Exists",
         "effect":"NoExecute","tolerationSeconds":300}])");
     SeedPod("intolerant", "[]");
@@ -48,7 +55,18 @@ class NodeLifecycleTest : public testing::ClusterTestEnv {
         "spec":{"nodeName":"n1","containers":[],"tolerations":)" + tolerations + R"(},
         "status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}})"));
   }
-  object Node() { return *api_.Get(client::kNodes, "", "n1"); }
+  object Node(const std::string& name = "n1") { return *api_.Get(client::kNodes, "", name); }
+  // Renews n2's lease (as its agent would), waits until the cache shows it, then one pass.
+  Status Monitor(NodeLifecycleController& controller) {
+    object lease = *api_.Get(client::kLeases, "kube-node-lease", "n2");
+    const std::string renewed = FormatRfc3339(clock_.WallNow());
+    lease["spec"].as_object()["renewTime"] = renewed;
+    EXPECT_TRUE(api_.Update(client::kLeases, lease).ok());
+    EXPECT_TRUE(WaitForCache(client::kLeases, "kube-node-lease/n2", [&](const client::ObjectPtr& l) {
+      return l && l->at("spec").at("renewTime") == boost::json::value(renewed);
+    }));
+    return controller.MonitorNodes();
+  }
   std::string ReadyStatus() {
     const object node = Node();
     for (const auto& condition : node.at("status").at("conditions").as_array()) {
@@ -81,13 +99,13 @@ TEST_F(NodeLifecycleTest, AnUnrenewedLeaseMakesTheNodeUnknownTaintedAndItsPodsEv
   NodeLifecycleController& controller = Own(std::make_unique<NodeLifecycleController>(context_));
   StartInformers();
 
-  ASSERT_TRUE(controller.MonitorNodes().ok());
+  ASSERT_TRUE(Monitor(controller).ok());
   clock_.Advance(seconds(40));
-  ASSERT_TRUE(controller.MonitorNodes().ok());
+  ASSERT_TRUE(Monitor(controller).ok());
   EXPECT_EQ(ReadyStatus(), "True") << "within the grace period";
 
   clock_.Advance(seconds(1));
-  ASSERT_TRUE(controller.MonitorNodes().ok());
+  ASSERT_TRUE(Monitor(controller).ok());
   EXPECT_EQ(ReadyStatus(), "Unknown");
   const object node = Node();
   // As tryUpdateNodeHealth: the condition the kubelet posted is "stopped posting"; the ones
@@ -103,7 +121,8 @@ TEST_F(NodeLifecycleTest, AnUnrenewedLeaseMakesTheNodeUnknownTaintedAndItsPodsEv
     }
   }
   EXPECT_EQ(node.at("spec").at("taints"),
-            (array{object{{"key", "node.kubernetes.io/unreachable"},
+            (array{object{{"key", "node.kubernetes.io/unreachable"}, {"effect", "NoSchedule"}},
+                   object{{"key", "node.kubernetes.io/unreachable"},
                           {"effect", "NoExecute"},
                           {"timeAdded", "2024-01-01T00:00:41Z"}}}));
   EXPECT_TRUE(PodDeleting("intolerant")) << "no toleration: evicted at once";
@@ -114,10 +133,10 @@ TEST_F(NodeLifecycleTest, AnUnrenewedLeaseMakesTheNodeUnknownTaintedAndItsPodsEv
 
   WaitForCaches();
   clock_.Advance(seconds(299));
-  ASSERT_TRUE(controller.MonitorNodes().ok());
+  ASSERT_TRUE(Monitor(controller).ok());
   EXPECT_FALSE(PodDeleting("defaulted"));
   clock_.Advance(seconds(1));
-  ASSERT_TRUE(controller.MonitorNodes().ok());
+  ASSERT_TRUE(Monitor(controller).ok());
   EXPECT_TRUE(PodDeleting("defaulted")) << "300 s after the taint was added";
   EXPECT_FALSE(PodDeleting("forever"));
 
@@ -129,9 +148,9 @@ TEST_F(NodeLifecycleTest, AnUnrenewedLeaseMakesTheNodeUnknownTaintedAndItsPodsEv
 TEST_F(NodeLifecycleTest, ARenewedLeaseAndReadyNodeLoseTheTaint) {
   NodeLifecycleController& controller = Own(std::make_unique<NodeLifecycleController>(context_));
   StartInformers();
-  ASSERT_TRUE(controller.MonitorNodes().ok());
+  ASSERT_TRUE(Monitor(controller).ok());
   clock_.Advance(seconds(41));
-  ASSERT_TRUE(controller.MonitorNodes().ok());
+  ASSERT_TRUE(Monitor(controller).ok());
   ASSERT_EQ(ReadyStatus(), "Unknown");
 
   object lease = *api_.Get(client::kLeases, "kube-node-lease", "n1");
@@ -141,7 +160,7 @@ TEST_F(NodeLifecycleTest, ARenewedLeaseAndReadyNodeLoseTheTaint) {
     return l && l->at("spec").at("renewTime") == "2024-01-01T00:00:45Z";
   }));
   WaitForCaches();
-  ASSERT_TRUE(controller.MonitorNodes().ok());
+  ASSERT_TRUE(Monitor(controller).ok());
   EXPECT_TRUE(Node().at("spec").as_object().contains("taints"))
       << "the node has not reported Ready yet";
 
@@ -151,8 +170,59 @@ TEST_F(NodeLifecycleTest, ARenewedLeaseAndReadyNodeLoseTheTaint) {
                    {"lastHeartbeatTime", "2024-01-01T00:00:45Z"}}};
   ASSERT_TRUE(api_.Update(client::kNodes, node, "status").ok());
   WaitForCaches();
-  ASSERT_TRUE(controller.MonitorNodes().ok());
+  ASSERT_TRUE(Monitor(controller).ok());
   EXPECT_FALSE(Node().at("spec").as_object().contains("taints"));
+}
+
+TEST_F(NodeLifecycleTest, ANodeReportingNotReadyIsTaintedNotReady) {
+  NodeLifecycleController& controller = Own(std::make_unique<NodeLifecycleController>(context_));
+  object node = Node();
+  node["status"].as_object()["conditions"] =
+      array{object{{"type", "Ready"}, {"status", "False"}, {"reason", "KubeletNotReady"},
+                   {"lastHeartbeatTime", "2024-01-01T00:00:01Z"}}};
+  ASSERT_TRUE(api_.Update(client::kNodes, node, "status").ok());
+  StartInformers();
+  ASSERT_TRUE(Monitor(controller).ok());
+  EXPECT_EQ(Node().at("spec").at("taints"),
+            (array{object{{"key", "node.kubernetes.io/not-ready"}, {"effect", "NoSchedule"}},
+                   object{{"key", "node.kubernetes.io/not-ready"},
+                          {"effect", "NoExecute"},
+                          {"timeAdded", "2024-01-01T00:00:00Z"}}}));
+  EXPECT_FALSE(Node("n2").at("spec").as_object().contains("taints"));
+  EXPECT_TRUE(PodDeleting("intolerant")) << "not-ready is not tolerated";
+}
+
+TEST_F(NodeLifecycleTest, FullDisruptionEvictsNothingAndLiftsTheNoExecuteTaints) {
+  NodeLifecycleController& controller = Own(std::make_unique<NodeLifecycleController>(context_));
+  StartInformers();
+  ASSERT_TRUE(controller.MonitorNodes().ok());
+  clock_.Advance(seconds(41));
+  // Neither lease was renewed: every node is unreachable.
+  ASSERT_TRUE(controller.MonitorNodes().ok());
+  EXPECT_EQ(ReadyStatus(), "Unknown");
+  for (const std::string name : {"n1", "n2"}) {
+    EXPECT_EQ(Node(name).at("spec").at("taints"),
+              (array{object{{"key", "node.kubernetes.io/unreachable"}, {"effect", "NoSchedule"}}}))
+        << name;
+  }
+  EXPECT_FALSE(PodDeleting("intolerant")) << "no eviction in full disruption";
+
+  // n2 comes back: the disruption is partial now and n1's pods are evicted.
+  WaitForCaches();
+  object n2 = Node("n2");
+  n2["status"].as_object()["conditions"] =
+      array{object{{"type", "Ready"}, {"status", "True"},
+                   {"lastHeartbeatTime", "2024-01-01T00:00:41Z"}}};
+  ASSERT_TRUE(api_.Update(client::kNodes, n2, "status").ok());
+  const std::string n2_version =
+      std::string(Node("n2").at("metadata").at("resourceVersion").as_string());
+  ASSERT_TRUE(WaitForCache(client::kNodes, "n2", [&](const client::ObjectPtr& cached) {
+    return cached && cached->at("metadata").at("resourceVersion").as_string() == n2_version;
+  }));
+  ASSERT_TRUE(Monitor(controller).ok());
+  EXPECT_FALSE(Node("n2").at("spec").as_object().contains("taints"));
+  EXPECT_EQ(Node().at("spec").at("taints").as_array().size(), 2u);
+  EXPECT_TRUE(PodDeleting("intolerant"));
 }
 
 }  // namespace

@@ -25,8 +25,11 @@ inline constexpr std::string_view kSchedulerName = "default-scheduler";
 
 class Scheduler final : public controllers::Controller {
  public:
-  // Registers handlers on the pod and node informers of `context.informers`.
-  explicit Scheduler(const controllers::ControllerContext& context, int workers = 4);
+  // Registers handlers on the pod and node informers of `context.informers`. Decisions are
+  // serialized under the view's lock; the workers exist so that bindings (one POST each, a
+  // durable write on the server) overlap and share the store's group commits, as
+  // kube-scheduler binds asynchronously.
+  explicit Scheduler(const controllers::ControllerContext& context, int workers = 16);
   ~Scheduler() override;  // Stop()
 
   std::string_view name() const override { return "scheduler"; }
