@@ -652,6 +652,10 @@ Status Kubelet::PutStatus(PodRecord& record, const json::object& pod) {
         succeeded = s.exit_code == 0;
         failed = !succeeded;
         ready = init && succeeded;
+        // About to be restarted: for the phase it is not finished.
+        if (!init && (restart_policy == "Always" || (restart_policy == "OnFailure" && failed))) {
+          succeeded = failed = false;
+        }
       } else if (s.state == ContainerState::kExited) {
         state["waiting"] = {{"reason", c->waiting_reason}, {"message", c->waiting_message}};
         status["lastState"] = TerminatedState(s);

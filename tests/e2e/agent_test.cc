@@ -351,7 +351,7 @@ spec:
     seen = *pod;
     return StringAt(seen, "status.containerStatuses.0.state.waiting.reason") == "CrashLoopBackOff" &&
            IntAt(seen, "status.containerStatuses.0.restartCount") >= 2;
-  }, 90s)) << SerializeJson(seen) << AgentLog();
+  }, 90s)) << (FindPath(seen, "status") ? SerializeJson(*FindPath(seen, "status")) : "") << AgentLog();
   EXPECT_EQ(IntAt(seen, "status.containerStatuses.0.lastState.terminated.exitCode"), 3);
   EXPECT_EQ(StringAt(seen, "status.phase"), "Running");
   EXPECT_FALSE(ConditionTrue(seen, "Ready"));
@@ -366,7 +366,7 @@ TEST_F(AgentE2eTest, MissingImageIsErrImageNeverPullWithAnEvent) {
     if (!pod) return false;
     seen = *pod;
     return StringAt(seen, "status.containerStatuses.0.state.waiting.reason") == "ErrImageNeverPull";
-  })) << SerializeJson(seen) << AgentLog();
+  })) << (FindPath(seen, "status") ? SerializeJson(*FindPath(seen, "status")) : "") << AgentLog();
   EXPECT_EQ(StringAt(seen, "status.phase"), "Pending");
   ASSERT_TRUE(WaitFor([&] {
     ProcessResult events = kubectl_->Run(
