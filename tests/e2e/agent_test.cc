@@ -143,19 +143,47 @@ class AgentE2eTest : public ::testing::Test {
            R"("subnet":"10.88.0.0/24","routes":[{"dst":"0.0.0.0/0"}],"dataDir":")"
         << (tmp_.path() / "ipam").string() << R"("}}]})";
 
-    server_ = std::make_unique<e2e::ServerProcess>(runner_, tmp_.path() / "server");
-    fs::create_directories(tmp_.path() / "server");
-    Status started = server_->Start();
-    ASSERT_TRUE(started.ok()) << started.ToString();
-    kubectl_ = std::make_unique<e2e::Kubectl>(runner_, tmp_.path() / "home", server_->kubeconfig());
     for (const char* image : {"nginx", "busybox"}) {
       ProcessResult loaded =
           Run({KELP_BINARY, "images", "load", "--data-dir", (tmp_.path() / "agent").string(), "-i",
                (images_dir_->path() / (std::string(image) + ".tar")).string()});
       ASSERT_EQ(loaded.exit_code, 0) << loaded.stderr_data;
     }
+    if (Embedded()) {
+      StartServerWithEmbeddedAgent();
+      return;
+    }
+    server_ = std::make_unique<e2e::ServerProcess>(runner_, tmp_.path() / "server");
+    fs::create_directories(tmp_.path() / "server");
+    Status started = server_->Start();
+    ASSERT_TRUE(started.ok()) << started.ToString();
+    kubectl_ = std::make_unique<e2e::Kubectl>(runner_, tmp_.path() / "home", server_->kubeconfig());
     StartAgent();
     if (HasFatalFailure()) return;
+    ASSERT_TRUE(WaitFor([&] {
+      return kubectl_->Run({"get", "node", node_name_}).exit_code == 0;
+    })) << AgentLog();
+  }
+
+  virtual bool Embedded() const { return false; }
+
+  // `kelp server` with its embedded agent (no --disable-agent), the agent flags on the server.
+  void StartServerWithEmbeddedAgent() {
+    const fs::path data = tmp_.path() / "server" / "data";
+    fs::create_directories(data);
+    Result<std::unique_ptr<ChildProcess>> server = runner_.Start(
+        {.argv = {KELP_BINARY, "server", "--data-dir", data.string(), "--bind-address",
+                  "127.0.0.1", "--https-listen-port", "0", "--node-name", node_name_,
+                  "--node-ip", "192.0.2.10", "--agent-data-dir", (tmp_.path() / "agent").string(),
+                  "--run-dir", (tmp_.path() / "run").string(), "--pod-log-dir",
+                  (tmp_.path() / "pods").string(), "--cni-bin-dir", "/usr/lib/cni",
+                  "--cni-conf-dir", (tmp_.path() / "net.d").string()},
+         .output_file = (tmp_.path() / "agent.log").string()});
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    agent_ = std::move(*server);  // one process: server and agent
+    ASSERT_TRUE(WaitFor([&] { return fs::exists(data / "kubeconfig.yaml"); })) << AgentLog();
+    kubectl_ = std::make_unique<e2e::Kubectl>(runner_, tmp_.path() / "home",
+                                              (data / "kubeconfig.yaml").string());
     ASSERT_TRUE(WaitFor([&] {
       return kubectl_->Run({"get", "node", node_name_}).exit_code == 0;
     })) << AgentLog();
@@ -464,6 +492,23 @@ TEST_F(AgentE2eTest, KilledAgentRestartsWithoutRestartingContainers) {
   // Still in charge: scaling down removes a pod.
   ASSERT_EQ(kubectl_->Run({"scale", "deployment", "web", "--replicas=1"}).exit_code, 0);
   ASSERT_TRUE(WaitFor([&] { return Pods("app=web").size() == 1; }, 60s)) << AgentLog();
+}
+
+class EmbeddedAgentE2eTest : public AgentE2eTest {
+ protected:
+  bool Embedded() const override { return true; }
+};
+
+TEST_F(EmbeddedAgentE2eTest, ServerRunsPodsOnItsOwnNode) {
+  ProcessResult created = kubectl_->Run({"run", "solo", "--image=nginx:1.22"});
+  ASSERT_EQ(created.exit_code, 0) << created.stderr_data;
+  std::optional<json::value> pod;
+  ASSERT_TRUE(WaitFor([&] {
+    pod = Pod("solo");
+    return pod && ConditionTrue(*pod, "Ready");
+  }, 120s)) << AgentLog();
+  EXPECT_EQ(StringAt(*pod, "spec.nodeName"), node_name_);
+  EXPECT_NE(HttpGet(StringAt(*pod, "status.podIP")).find("Welcome to nginx"), std::string::npos);
 }
 
 }  // namespace
