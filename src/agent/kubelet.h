@@ -40,7 +40,8 @@ struct KubeletOptions {
   std::chrono::milliseconds resync_interval{1000};
   std::chrono::seconds backoff_initial{10};
   std::chrono::seconds backoff_max{300};
-  int workers = 4;
+  // Pods synced in parallel (a pod start is mostly waiting for CNI plugins and runc).
+  int workers = 16;
 };
 
 class Kubelet {
