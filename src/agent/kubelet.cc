@@ -297,7 +297,8 @@ Status Kubelet::StartContainer(PodRecord& record, ContainerRecord& c, const json
                                const json::object& spec, bool init) {
   const std::string name = StringAt(spec, "name");
   const std::string image = StringAt(spec, "image");
-  if (Result<ResolvedImage> resolved = images_.Resolve(image); !resolved.ok()) {
+  Result<ResolvedImage> resolved = images_.Resolve(image);
+  if (!resolved.ok()) {
     if (resolved.status().code() != StatusCode::kNotFound) return resolved.status();
     std::string message =
         fmt::format("Container image \"{}\" is not present with pull policy of Never", image);
@@ -371,8 +372,17 @@ Status Kubelet::StartContainer(PodRecord& record, ContainerRecord& c, const json
   c.id = *id;
   c.waiting_reason.clear();
   c.waiting_message.clear();
-  Result<ContainerStatus> status = runtime_.GetContainerStatus(*id);
-  if (status.ok()) c.current = *status;
+  // What GetContainerStatus would say now, without its `runc state` (a process per call):
+  // exits are seen through WaitContainer, which reads the shim's files.
+  c.current = ContainerStatus{.id = *id,
+                              .sandbox_id = record.sandbox_id,
+                              .name = name,
+                              .attempt = c.restart_count,
+                              .image = image,
+                              .image_id = resolved->id,
+                              .state = ContainerState::kRunning,
+                              .created_at = clock_.WallNow(),
+                              .started_at = clock_.WallNow()};
   c.readiness = {};
   c.liveness = {};
   c.startup = {};
