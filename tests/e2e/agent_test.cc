@@ -459,7 +459,7 @@ spec:
   EXPECT_EQ(IntAt(*ready, "status.containerStatuses.0.restartCount"), 0);
 }
 
-TEST_F(AgentE2eTest, KilledAgentRestartsWithoutRestartingContainers) {
+TEST_F(AgentE2eTest, KilledAgentAdoptsContainersAndCleansUpPodsDeletedMeanwhile) {
   ProcessResult created =
       kubectl_->Run({"create", "deployment", "web", "--image=nginx:1.22", "--replicas=2"});
   ASSERT_EQ(created.exit_code, 0) << created.stderr_data;
@@ -474,6 +474,24 @@ TEST_F(AgentE2eTest, KilledAgentRestartsWithoutRestartingContainers) {
   ASSERT_TRUE(agent_->Signal(SIGKILL).ok());
   ASSERT_TRUE(agent_->Wait(10s).ok());
   agent_.reset();
+  // A pod force-deleted while the agent is down: its sandbox must go after the restart.
+  const std::string doomed = StringAt(running.back(), "metadata.name");
+  const std::string doomed_uid = StringAt(running.back(), "metadata.uid");
+  ProcessResult forced =
+      kubectl_->Run({"delete", "pod", doomed, "--grace-period=0", "--force", "--wait=false"});
+  ASSERT_EQ(forced.exit_code, 0) << forced.stderr_data;
+  container_ids.erase(doomed);
+  auto sandbox_of = [&](const std::string& uid) {
+    std::error_code ec;
+    for (const auto& dir :
+         fs::directory_iterator(tmp_.path() / "agent" / "runtime" / "sandboxes", ec)) {
+      if (ReadFile(dir.path() / "sandbox.json").value_or("").find(uid) != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(sandbox_of(doomed_uid));
   StartAgent();
   ASSERT_TRUE(WaitFor([&] {
     return AgentLog().find("registered with") != std::string::npos;
@@ -482,8 +500,11 @@ TEST_F(AgentE2eTest, KilledAgentRestartsWithoutRestartingContainers) {
   ASSERT_TRUE(WaitFor([&] {
     return AgentLog().find("adopted pod") != std::string::npos;
   })) << AgentLog();
+  ASSERT_TRUE(WaitFor([&] { return !sandbox_of(doomed_uid); }, 30s)) << AgentLog();
+  ASSERT_TRUE(WaitFor([&] { return RunningWithIp(Pods("app=web")).size() == 2; }, 60s));
   for (const json::value& pod : RunningWithIp(Pods("app=web"))) {
     const std::string name = StringAt(pod, "metadata.name");
+    if (!container_ids.contains(name)) continue;  // the replacement of the force-deleted one
     EXPECT_EQ(StringAt(pod, "status.containerStatuses.0.containerID"), container_ids[name]);
     EXPECT_EQ(IntAt(pod, "status.containerStatuses.0.restartCount"), 0);
     EXPECT_NE(HttpGet(StringAt(pod, "status.podIP")).find("Welcome to nginx"), std::string::npos);
