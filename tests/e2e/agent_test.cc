@@ -404,10 +404,10 @@ TEST_F(AgentE2eTest, MissingImageIsErrImageNeverPullWithAnEvent) {
   }));
 }
 
-TEST_F(AgentE2eTest, FailingReadinessProbeKeepsThePodNotReady) {
+TEST_F(AgentE2eTest, FailingReadinessProbeKeepsThePodNotReadyAndOutOfEndpoints) {
   ProcessResult applied = Apply(R"(apiVersion: v1
 kind: Pod
-metadata: {name: unready}
+metadata: {name: unready, labels: {app: probe}}
 spec:
   containers:
   - name: web
@@ -418,7 +418,7 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
-metadata: {name: ready}
+metadata: {name: ready, labels: {app: probe}}
 spec:
   containers:
   - name: web
@@ -441,6 +441,13 @@ spec:
     readinessProbe:
       exec: {command: ["true"]}
       periodSeconds: 1
+---
+apiVersion: v1
+kind: Service
+metadata: {name: probe}
+spec:
+  selector: {app: probe}
+  ports: [{port: 80}]
 )");
   ASSERT_EQ(applied.exit_code, 0) << applied.stderr_data;
   ASSERT_TRUE(WaitFor([&] {
@@ -457,6 +464,20 @@ spec:
   EXPECT_FALSE(ready_flag->as_bool());
   std::optional<json::value> ready = Pod("ready");
   EXPECT_EQ(IntAt(*ready, "status.containerStatuses.0.restartCount"), 0);
+  // The Endpoints list only the ready pod's address; the other is not ready.
+  const std::string ready_ip = StringAt(*ready, "status.podIP");
+  const std::string unready_ip = StringAt(*unready, "status.podIP");
+  std::string endpoints;
+  EXPECT_TRUE(WaitFor([&] {
+    ProcessResult result = kubectl_->Run({"get", "endpoints", "probe", "-o", "json"});
+    Result<json::object> parsed = ParseJsonObject(result.stdout_data);
+    if (!parsed.ok()) return false;
+    endpoints = result.stdout_data;
+    json::value object(std::move(*parsed));
+    return StringAt(object, "subsets.0.addresses.0.ip") == ready_ip &&
+           !FindPath(object, "subsets.0.addresses.1") &&
+           StringAt(object, "subsets.0.notReadyAddresses.0.ip") == unready_ip;
+  })) << endpoints;
 }
 
 TEST_F(AgentE2eTest, KilledAgentAdoptsContainersAndCleansUpPodsDeletedMeanwhile) {
