@@ -11,10 +11,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -79,10 +79,9 @@ json::object BusyboxPod(const std::string& name) {
           {"metadata", {{"name", name}, {"namespace", "default"}}},
           {"spec",
            {{"terminationGracePeriodSeconds", 0},
-            {"containers",
-             json::array{json::object{{"name", "main"},
-                                      {"image", "busybox:1.35"},
-                                      {"command", json::array{"sleep", "3600"}}}}}}}};
+            {"containers", json::array{json::object{{"name", "main"},
+                                                    {"image", "busybox:1.35"},
+                                                    {"command", json::array{"sleep", "3600"}}}}}}}};
 }
 
 // Records when each pod was first seen bound (spec.nodeName) and Running.
@@ -119,9 +118,9 @@ class RunningWatch {
 int RunBench(const fs::path& tmp, const std::string& suffix, kelp::SubprocessRunner& runner,
              std::vector<std::unique_ptr<kelp::ChildProcess>>& children) {
   const fs::path tar = tmp / "busybox.tar";
-  auto built = runner.Run({.argv = {"bash", fs::path(KELP_SOURCE_DIR) / "tools" / "mkimage",
-                                    "busybox", tar.string()},
-                           .timeout = 600s});
+  auto built = runner.Run(
+      {.argv = {"bash", fs::path(KELP_SOURCE_DIR) / "tools" / "mkimage", "busybox", tar.string()},
+       .timeout = 600s});
   if (!built.ok() || built->exit_code != 0) {
     return Fail("mkimage busybox", built.ok() ? built->stderr_data : built.status().ToString());
   }
@@ -132,10 +131,10 @@ int RunBench(const fs::path& tmp, const std::string& suffix, kelp::SubprocessRun
     return Fail("images load", loaded.ok() ? loaded->stderr_data : loaded.status().ToString());
   }
   const fs::path data = tmp / "server";
-  auto server = runner.Start({.argv = {KELP_BINARY, "server", "--data-dir", data.string(),
-                                       "--bind-address", "127.0.0.1", "--https-listen-port", "0",
-                                       "--disable-agent"},
-                              .output_file = (tmp / "server.log").string()});
+  auto server =
+      runner.Start({.argv = {KELP_BINARY, "server", "--data-dir", data.string(), "--bind-address",
+                             "127.0.0.1", "--https-listen-port", "0", "--disable-agent"},
+                    .output_file = (tmp / "server.log").string()});
   if (!server.ok()) return Fail("start server", server.status().ToString());
   children.push_back(std::move(*server));
   if (!WaitFor([&] { return fs::exists(data / "kubeconfig.yaml"); }, 30s)) {
@@ -154,12 +153,17 @@ int RunBench(const fs::path& tmp, const std::string& suffix, kelp::SubprocessRun
   const std::string agent_token = trim(kelp::ReadFile(data / "agent-token").value_or(""));
   const std::string token = trim(kelp::ReadFile(data / "token").value_or(""));
   const std::string node = "ab-" + suffix;
-  auto agent = runner.Start(
-      {.argv = {KELP_BINARY, "agent", "--server", url, "--token", agent_token, "--node-name", node,
-                "--node-ip", "192.0.2.10", "--data-dir", (tmp / "agent").string(), "--run-dir",
-                (tmp / "run").string(), "--pod-log-dir", (tmp / "pods").string(), "--cni-bin-dir",
-                "/usr/lib/cni", "--cni-conf-dir", (tmp / "net.d").string()},
-       .output_file = (tmp / "agent.log").string()});
+  auto agent = runner.Start({.argv = {KELP_BINARY,      "agent",
+                                      "--server",       url,
+                                      "--token",        agent_token,
+                                      "--node-name",    node,
+                                      "--node-ip",      "192.0.2.10",
+                                      "--data-dir",     (tmp / "agent").string(),
+                                      "--run-dir",      (tmp / "run").string(),
+                                      "--pod-log-dir",  (tmp / "pods").string(),
+                                      "--cni-bin-dir",  "/usr/lib/cni",
+                                      "--cni-conf-dir", (tmp / "net.d").string()},
+                             .output_file = (tmp / "agent.log").string()});
   if (!agent.ok()) return Fail("start agent", agent.status().ToString());
   const pid_t agent_pid = (*agent)->pid();
   children.push_back(std::move(*agent));
@@ -186,21 +190,25 @@ int RunBench(const fs::path& tmp, const std::string& suffix, kelp::SubprocessRun
       threads.emplace_back([&, i] {
         created[i] = Clock::now();
         auto result = (*client)->Create(kelp::client::kPods, "default", BusyboxPod(names[i]));
-        if (!result.ok()) std::fprintf(stderr, "create %s: %s\n", names[i].c_str(),
-                                       result.status().ToString().c_str());
+        if (!result.ok())
+          std::fprintf(stderr, "create %s: %s\n", names[i].c_str(),
+                       result.status().ToString().c_str());
       });
     }
     for (std::thread& thread : threads) thread.join();
     std::vector<double> latencies;
-    bool all = WaitFor([&] {
-      return std::all_of(names.begin(), names.end(),
-                         [&](const std::string& name) { return watch.When(name).has_value(); });
-    }, 180s);
+    bool all = WaitFor(
+        [&] {
+          return std::all_of(names.begin(), names.end(),
+                             [&](const std::string& name) { return watch.When(name).has_value(); });
+        },
+        180s);
     if (!all) return latencies;
     scheduled.clear();
     for (size_t i = 0; i < names.size(); ++i) {
       latencies.push_back(Millis(*watch.When(names[i]) - created[i]).count());
-      if (auto bound = watch.Bound(names[i])) scheduled.push_back(Millis(*bound - created[i]).count());
+      if (auto bound = watch.Bound(names[i]))
+        scheduled.push_back(Millis(*bound - created[i]).count());
     }
     return latencies;
   };
@@ -220,19 +228,23 @@ int RunBench(const fs::path& tmp, const std::string& suffix, kelp::SubprocessRun
 
   double load = 0;
   (void)::getloadavg(&load, 1);
-  std::printf("agent_bench: %d busybox pods created at once through the API on one kelp agent "
-              "(runc + kelp-shim, bridge + host-local); %u cores, load average %.1f\n", kPods,
-              std::thread::hardware_concurrency(), load);
+  std::printf(
+      "agent_bench: %d busybox pods created at once through the API on one kelp agent "
+      "(runc + kelp-shim, bridge + host-local); %u cores, load average %.1f\n",
+      kPods, std::thread::hardware_concurrency(), load);
   std::printf("  create -> Running, one pod alone (baseline)   %7.1f ms\n", single[0]);
-  std::printf("  create -> Running, %d at once                 p50 %7.1f ms   p99 %7.1f ms   "
-              "(target p99 < 2000 ms)\n",
-              kPods, Percentile(burst, 0.5), Percentile(burst, 0.99));
+  std::printf(
+      "  create -> Running, %d at once                 p50 %7.1f ms   p99 %7.1f ms   "
+      "(target p99 < 2000 ms)\n",
+      kPods, Percentile(burst, 0.5), Percentile(burst, 0.99));
   std::printf("    of which create -> bound by the scheduler   p50 %7.1f ms   p99 %7.1f ms\n",
               Percentile(scheduled, 0.5), Percentile(scheduled, 0.99));
   std::printf("  ratio p99 (%d at once) / one pod alone: %.2f\n", kPods,
               Percentile(burst, 0.99) / single[0]);
-  std::printf("  agent RSS: %.1f MB with 1 pod, %.1f MB with %d pods, peak %.1f MB "
-              "(target < 30 MB)\n", rss_idle, rss, kPods + 1, peak);
+  std::printf(
+      "  agent RSS: %.1f MB with 1 pod, %.1f MB with %d pods, peak %.1f MB "
+      "(target < 30 MB)\n",
+      rss_idle, rss, kPods + 1, peak);
   return 0;
 }
 
@@ -286,9 +298,11 @@ int main() {
     for (const auto& state : *left) (void)runc_client.Delete(state.id, true);
   }
   std::error_code ec;
-  for (const auto& dir : fs::directory_iterator(tmp.path() / "agent" / "runtime" / "containers", ec)) {
+  for (const auto& dir :
+       fs::directory_iterator(tmp.path() / "agent" / "runtime" / "containers", ec)) {
     auto text = kelp::ReadFile(dir.path() / "shim.json");
-    auto shim = text.ok() ? kelp::ParseJsonObject(*text) : kelp::Result<json::object>(text.status());
+    auto shim =
+        text.ok() ? kelp::ParseJsonObject(*text) : kelp::Result<json::object>(text.status());
     const json::value* pid = shim.ok() ? kelp::FindPath(*shim, "shim_pid") : nullptr;
     if (pid && pid->is_int64()) {
       auto cmdline = kelp::ReadFile("/proc/" + std::to_string(pid->as_int64()) + "/cmdline");

@@ -5,13 +5,12 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <filesystem>
-
-#include <spdlog/spdlog.h>
 
 #include "agent/images/image_store.h"
 #include "agent/kubelet.h"
@@ -129,10 +128,11 @@ Result<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options) {
   KELP_ASSIGN_OR_RETURN(parts->runtime,
                         ContainerRuntime::Open(runtime_options, parts->runner, *parts->images));
   const RecoveryReport& recovery = parts->runtime->recovery();
-  spdlog::info("agent: runtime open: {} sandboxes, {} containers adopted; {} orphan containers, "
-               "{} orphan sandboxes removed",
-               recovery.sandboxes.size(), recovery.containers.size(),
-               recovery.removed_orphan_containers.size(), recovery.removed_orphan_sandboxes.size());
+  spdlog::info(
+      "agent: runtime open: {} sandboxes, {} containers adopted; {} orphan containers, "
+      "{} orphan sandboxes removed",
+      recovery.sandboxes.size(), recovery.containers.size(),
+      recovery.removed_orphan_containers.size(), recovery.removed_orphan_sandboxes.size());
 
   KELP_ASSIGN_OR_RETURN(NodeDescription node, DescribeMachine(node_name, node_ip));
   node.container_runtime_version = "runc://kelp";
@@ -142,10 +142,10 @@ Result<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options) {
 
   if (!options.disable_proxy) {
     proxy::ServiceProxyOptions proxy_options;
-    KELP_ASSIGN_OR_RETURN(proxy_options.proxier.ruleset,
-                          proxy::NodeRulesetOptions({.node_name = node_name,
-                                                     .node_ip = node_ip,
-                                                     .cluster_cidr = options.cluster_cidr}));
+    KELP_ASSIGN_OR_RETURN(
+        proxy_options.proxier.ruleset,
+        proxy::NodeRulesetOptions(
+            {.node_name = node_name, .node_ip = node_ip, .cluster_cidr = options.cluster_cidr}));
     KELP_ASSIGN_OR_RETURN(parts->nftables, proxy::LibNftables::Create());
     KELP_RETURN_IF_ERROR(parts->nftables->Apply(std::string("add table ") + proxy::kTable)
                              .WithContext("service proxy: cannot program nftables"));

@@ -23,7 +23,7 @@ struct AgentOptions {
   std::string data_dir = "/var/lib/kelp/agent";
   std::string cni_bin_dir = "/opt/cni/bin";
   std::string cni_conf_dir = "/etc/cni/net.d";
-  std::string run_dir = "/run/kelp";        // runc's root is <run-dir>/runc
+  std::string run_dir = "/run/kelp";  // runc's root is <run-dir>/runc
   std::string pod_log_dir = "/var/log/pods";
   bool disable_proxy = false;
   std::string cluster_cidr;  // for the proxy's masquerading; empty: none

@@ -3,12 +3,12 @@
 // in-memory records (restart counts, back-off, probe results), acts, and writes the status.
 #include "agent/kubelet.h"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "common/json.h"
 
@@ -46,9 +46,9 @@ std::vector<std::string> Strings(const json::object& object, std::string_view pa
 // A Kubernetes quantity ("100m", "1.5", "64Mi", "1G") in base units.
 std::optional<double> ParseQuantity(std::string_view text) {
   static const std::pair<std::string_view, double> kSuffixes[] = {
-      {"Ki", 1024.0},         {"Mi", 1048576.0},        {"Gi", 1073741824.0},
-      {"Ti", 1099511627776.0}, {"m", 1e-3},              {"k", 1e3},
-      {"M", 1e6},              {"G", 1e9},               {"T", 1e12}};
+      {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
+      {"m", 1e-3},    {"k", 1e3},        {"M", 1e6},           {"G", 1e9},
+      {"T", 1e12}};
   double multiplier = 1;
   for (const auto& [suffix, factor] : kSuffixes) {
     if (text.ends_with(suffix)) {
@@ -86,8 +86,8 @@ json::object PodCondition(std::string_view type, bool status, const json::object
       since = StringAt(old.as_object(), "lastTransitionTime");
     }
   }
-  return {{"type", type}, {"status", value}, {"lastProbeTime", nullptr},
-          {"lastTransitionTime", since}};
+  return {
+      {"type", type}, {"status", value}, {"lastProbeTime", nullptr}, {"lastTransitionTime", since}};
 }
 
 json::object TerminatedState(const ContainerStatus& status) {
@@ -150,8 +150,7 @@ void Kubelet::Stop() {
   events_.Flush();
 }
 
-Result<std::string> Kubelet::ContainerId(const std::string& namespace_name,
-                                         const std::string& pod,
+Result<std::string> Kubelet::ContainerId(const std::string& namespace_name, const std::string& pod,
                                          const std::string& container) const {
   std::lock_guard lock(records_mutex_);
   auto it = records_.find(namespace_name + "/" + pod);
@@ -204,7 +203,8 @@ void Kubelet::CleanupOrphans() {
   Result<std::vector<SandboxStatus>> sandboxes = runtime_.ListPodSandboxes();
   if (!sandboxes.ok()) return;
   std::set<std::string> live_uids;
-  for (const client::ObjectPtr& pod : pods_.List()) live_uids.insert(StringAt(*pod, "metadata.uid"));
+  for (const client::ObjectPtr& pod : pods_.List())
+    live_uids.insert(StringAt(*pod, "metadata.uid"));
   {
     std::lock_guard lock(records_mutex_);
     for (const auto& [key, record] : records_) live_uids.insert(record->uid);
@@ -229,12 +229,13 @@ void Kubelet::Adopt(PodRecord& record) {
     record.pod_ip = sandbox.ip;
     Result<std::vector<ContainerStatus>> containers = runtime_.ListContainers(sandbox.id);
     if (!containers.ok()) return;
-    std::sort(containers->begin(), containers->end(),
-              [](const ContainerStatus& a, const ContainerStatus& b) { return a.attempt < b.attempt; });
+    std::sort(
+        containers->begin(), containers->end(),
+        [](const ContainerStatus& a, const ContainerStatus& b) { return a.attempt < b.attempt; });
     for (const ContainerStatus& container : *containers) {
       bool init = container.labels.contains("kelp.dev/init-container");
-      ContainerRecord& c = init ? record.init_containers[container.name]
-                                : record.containers[container.name];
+      ContainerRecord& c =
+          init ? record.init_containers[container.name] : record.containers[container.name];
       if (c.current && c.current->state == ContainerState::kExited) c.last_terminated = c.current;
       c.id = container.id;
       c.restart_count = container.attempt;
@@ -332,9 +333,9 @@ Status Kubelet::StartContainer(PodRecord& record, ContainerRecord& c, const json
     }
     config.env.emplace_back(StringAt(env, "name"), std::move(value));
   }
-  config.resources = ContainerResources::FromKubernetes(
-      CpuMillis(spec, "resources.requests.cpu"), CpuMillis(spec, "resources.limits.cpu"),
-      Bytes(spec, "resources.limits.memory"));
+  config.resources = ContainerResources::FromKubernetes(CpuMillis(spec, "resources.requests.cpu"),
+                                                        CpuMillis(spec, "resources.limits.cpu"),
+                                                        Bytes(spec, "resources.limits.memory"));
   auto security_int = [&](std::string_view field) -> std::optional<int64_t> {
     if (auto value = IntAt(spec, fmt::format("securityContext.{}", field))) return value;
     return IntAt(pod, fmt::format("spec.securityContext.{}", field));
@@ -391,7 +392,8 @@ Status Kubelet::StartContainer(PodRecord& record, ContainerRecord& c, const json
     if (!probe || !probe->is_object()) return;
     Result<Probe> parsed = ParseProbe(spec, probe->as_object());
     if (!parsed.ok()) {
-      events_.Record(pod, "Warning", "Unhealthy", std::string(field) + ": " + parsed.status().message());
+      events_.Record(pod, "Warning", "Unhealthy",
+                     std::string(field) + ": " + parsed.status().message());
       return;
     }
     state.probe = *parsed;
@@ -460,9 +462,9 @@ Status Kubelet::SyncContainer(PodRecord& record, ContainerRecord& c, const json:
   if (c.current && c.current->state == ContainerState::kRunning) {
     if (init) return Status::Ok();
     RunProbes(record, c);
-    bool unhealthy = (c.liveness.probe && c.liveness.failures >= c.liveness.probe->failure_threshold) ||
-                     (!c.started && c.startup.probe &&
-                      c.startup.failures >= c.startup.probe->failure_threshold);
+    bool unhealthy =
+        (c.liveness.probe && c.liveness.failures >= c.liveness.probe->failure_threshold) ||
+        (!c.started && c.startup.probe && c.startup.failures >= c.startup.probe->failure_threshold);
     if (!unhealthy) return Status::Ok();
     events_.Record(pod, "Normal", "Killing",
                    fmt::format("Container {} failed liveness probe, will be restarted", name));
@@ -475,18 +477,20 @@ Status Kubelet::SyncContainer(PodRecord& record, ContainerRecord& c, const json:
   }
   if (c.current && c.current->state == ContainerState::kExited) {
     const bool failed = c.current->exit_code != 0;
-    const bool restart = init ? failed && restart_policy != "Never"
-                              : restart_policy == "Always" || (restart_policy == "OnFailure" && failed);
+    const bool restart =
+        init ? failed && restart_policy != "Never"
+             : restart_policy == "Always" || (restart_policy == "OnFailure" && failed);
     if (!restart) {
       if (init && failed) record.failed = true;
       return Status::Ok();
     }
     // Back-off as the kubelet's: the first restart at once, then 10 s doubling up to 5 min.
     if (c.backoff_until == std::chrono::steady_clock::time_point{}) {
-      c.backoff = c.restart_count == 0 ? seconds(0)
-                                       : std::min<seconds>(options_.backoff_max,
-                                                           options_.backoff_initial *
-                                                               (1LL << std::min<uint32_t>(c.restart_count - 1, 10)));
+      c.backoff = c.restart_count == 0
+                      ? seconds(0)
+                      : std::min<seconds>(options_.backoff_max,
+                                          options_.backoff_initial *
+                                              (1LL << std::min<uint32_t>(c.restart_count - 1, 10)));
       c.backoff_until = clock_.Now() + c.backoff;
       if (c.backoff.count() > 0) {
         events_.Record(pod, "Warning", "BackOff", "Back-off restarting failed container " + name);
@@ -635,8 +639,8 @@ Status Kubelet::PutStatus(PodRecord& record, const json::object& pod) {
   if (restart_policy.empty()) restart_policy = "Always";
 
   auto container_status = [&](const json::object& spec, const ContainerRecord* c, bool init,
-                              bool& ready, bool& running, bool& waiting_first,
-                              bool& succeeded, bool& failed) {
+                              bool& ready, bool& running, bool& waiting_first, bool& succeeded,
+                              bool& failed) {
     json::object status{{"name", StringAt(spec, "name")},
                         {"image", StringAt(spec, "image")},
                         {"imageID", ""},
@@ -651,8 +655,7 @@ Status Kubelet::PutStatus(PodRecord& record, const json::object& pod) {
       status["containerID"] = ContainerIdUri(s.id);
       if (s.state == ContainerState::kRunning) {
         running = true;
-        bool is_ready = !init && c->started &&
-                        (!c->readiness.probe || c->readiness.result);
+        bool is_ready = !init && c->started && (!c->readiness.probe || c->readiness.result);
         ready = is_ready;
         status["ready"] = is_ready;
         status["started"] = c->started;
@@ -674,7 +677,8 @@ Status Kubelet::PutStatus(PodRecord& record, const json::object& pod) {
         waiting_first = true;
       }
     } else {
-      std::string reason = c && !c->waiting_reason.empty() ? c->waiting_reason : "ContainerCreating";
+      std::string reason =
+          c && !c->waiting_reason.empty() ? c->waiting_reason : "ContainerCreating";
       json::object waiting{{"reason", reason}};
       if (c && !c->waiting_message.empty()) waiting["message"] = c->waiting_message;
       state["waiting"] = std::move(waiting);
@@ -696,9 +700,9 @@ Status Kubelet::PutStatus(PodRecord& record, const json::object& pod) {
     const json::object& spec = value.as_object();
     auto it = record.init_containers.find(StringAt(spec, "name"));
     bool ready, running, waiting_first, succeeded, failed;
-    init_statuses.push_back(container_status(
-        spec, it == record.init_containers.end() ? nullptr : &it->second, true, ready, running,
-        waiting_first, succeeded, failed));
+    init_statuses.push_back(
+        container_status(spec, it == record.init_containers.end() ? nullptr : &it->second, true,
+                         ready, running, waiting_first, succeeded, failed));
     if (!succeeded) initialized = false;
   }
   json::array statuses;
@@ -711,8 +715,8 @@ Status Kubelet::PutStatus(PodRecord& record, const json::object& pod) {
     auto it = record.containers.find(StringAt(spec, "name"));
     const ContainerRecord* c = it == record.containers.end() ? nullptr : &it->second;
     bool ready, running, waiting_first, succeeded, failed;
-    statuses.push_back(container_status(spec, c, false, ready, running, waiting_first, succeeded,
-                                        failed));
+    statuses.push_back(
+        container_status(spec, c, false, ready, running, waiting_first, succeeded, failed));
     all_ready = all_ready && ready;
     running_count += running;
     waiting_first_count += waiting_first;
@@ -738,15 +742,16 @@ Status Kubelet::PutStatus(PodRecord& record, const json::object& pod) {
   json::object& status = updated["status"].is_object() ? updated["status"].as_object()
                                                        : updated["status"].emplace_object();
   status["phase"] = phase;
-  status["conditions"] = json::array{
-      PodCondition("PodReadyToStartContainers", !record.sandbox_id.empty(), pod, now),
-      PodCondition("Initialized", initialized, pod, now),
-      PodCondition("Ready", all_ready && phase == "Running", pod, now),
-      PodCondition("ContainersReady", all_ready && phase == "Running", pod, now),
-      PodCondition("PodScheduled", true, pod, now)};
+  status["conditions"] =
+      json::array{PodCondition("PodReadyToStartContainers", !record.sandbox_id.empty(), pod, now),
+                  PodCondition("Initialized", initialized, pod, now),
+                  PodCondition("Ready", all_ready && phase == "Running", pod, now),
+                  PodCondition("ContainersReady", all_ready && phase == "Running", pod, now),
+                  PodCondition("PodScheduled", true, pod, now)};
   status["hostIP"] = node_.internal_ip;
   status["hostIPs"] = json::array{json::object{{"ip", node_.internal_ip}}};
-  bool host_network = FindPath(pod, "spec.hostNetwork") && FindPath(pod, "spec.hostNetwork")->is_bool() &&
+  bool host_network = FindPath(pod, "spec.hostNetwork") &&
+                      FindPath(pod, "spec.hostNetwork")->is_bool() &&
                       FindPath(pod, "spec.hostNetwork")->as_bool();
   std::string pod_ip = host_network ? node_.internal_ip : record.pod_ip;
   if (!pod_ip.empty()) {

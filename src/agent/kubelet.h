@@ -79,7 +79,7 @@ class Kubelet {
   struct ContainerRecord {
     std::string id;  // the current container, empty before the first create
     uint32_t restart_count = 0;
-    std::optional<ContainerStatus> current;           // last seen status of `id`
+    std::optional<ContainerStatus> current;          // last seen status of `id`
     std::optional<ContainerStatus> last_terminated;  // the one before (lastState)
     std::string waiting_reason;
     std::string waiting_message;
@@ -98,7 +98,7 @@ class Kubelet {
     std::string start_time;
     std::map<std::string, ContainerRecord> init_containers;
     std::map<std::string, ContainerRecord> containers;
-    bool failed = false;  // a Never/OnFailure pod whose init container failed
+    bool failed = false;      // a Never/OnFailure pod whose init container failed
     std::string last_status;  // the status last written, serialized
   };
 
@@ -112,11 +112,10 @@ class Kubelet {
   // Brings one container towards its spec: returns true when it is (still) running or
   // succeeded as wanted. `init` containers are never restarted after a success.
   Status SyncContainer(PodRecord& record, ContainerRecord& container,
-                       const boost::json::object& pod, const boost::json::object& spec,
-                       bool init, const std::string& restart_policy);
+                       const boost::json::object& pod, const boost::json::object& spec, bool init,
+                       const std::string& restart_policy);
   Status StartContainer(PodRecord& record, ContainerRecord& container,
-                        const boost::json::object& pod, const boost::json::object& spec,
-                        bool init);
+                        const boost::json::object& pod, const boost::json::object& spec, bool init);
   void RunProbes(PodRecord& record, ContainerRecord& container);
   // Stops every container (SIGTERM, `grace`, SIGKILL) and removes the sandbox (CNI DEL).
   Status KillPod(PodRecord& record, std::chrono::seconds grace);
@@ -138,7 +137,7 @@ class Kubelet {
 
   // Records are touched only by the worker that holds their key (the queue guarantees one at
   // a time); the map itself is guarded.
-  mutable std::mutex records_mutex_;  // guards records_
+  mutable std::mutex records_mutex_;                           // guards records_
   std::map<std::string, std::shared_ptr<PodRecord>> records_;  // by "ns/name"
 
   std::mutex stop_mutex_;  // guards stopping_

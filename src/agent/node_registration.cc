@@ -2,15 +2,14 @@
 // node_registration.h).
 #include "agent/node_registration.h"
 
+#include <fmt/chrono.h>
+#include <fmt/format.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <optional>
 #include <sstream>
-
-#include <fmt/chrono.h>
-#include <fmt/format.h>
 
 #include "common/json.h"
 
@@ -23,9 +22,8 @@ constexpr char kLeaseNamespace[] = "kube-node-lease";
 
 json::object Condition(std::string_view type, std::string_view status, std::string_view reason,
                        std::string_view message, const std::string& now) {
-  return {{"type", type},           {"status", status},
-          {"reason", reason},       {"message", message},
-          {"lastHeartbeatTime", now}, {"lastTransitionTime", now}};
+  return {{"type", type},       {"status", status},         {"reason", reason},
+          {"message", message}, {"lastHeartbeatTime", now}, {"lastTransitionTime", now}};
 }
 
 std::string FirstLine(const std::string& path) {
@@ -102,44 +100,43 @@ json::object NodeObject(const NodeDescription& node, std::chrono::system_clock::
                       {"beta.kubernetes.io/arch", "amd64"}};
   for (const auto& [key, value] : node.extra_labels) labels[key] = value;
   auto or_name = [&](const std::string& id) { return id.empty() ? node.name : id; };
-  return {
-      {"apiVersion", "v1"},
-      {"kind", "Node"},
-      {"metadata", {{"name", node.name}, {"labels", std::move(labels)}}},
-      {"spec", json::object{}},
-      {"status",
-       {{"capacity", resources},
-        {"allocatable", resources},
-        {"conditions",
-         json::array{
-             Condition("MemoryPressure", "False", "KubeletHasSufficientMemory",
-                       "kubelet has sufficient memory available", time),
-             Condition("DiskPressure", "False", "KubeletHasNoDiskPressure",
-                       "kubelet has no disk pressure", time),
-             Condition("PIDPressure", "False", "KubeletHasSufficientPID",
-                       "kubelet has sufficient PID available", time),
-             Condition("Ready", "True", "KubeletReady", "kubelet is posting ready status", time)}},
-        {"addresses",
-         json::array{json::object{{"type", "InternalIP"}, {"address", node.internal_ip}},
-                     json::object{{"type", "Hostname"}, {"address", node.name}}}},
-        {"daemonEndpoints", {{"kubeletEndpoint", {{"Port", 10250}}}}},
-        {"nodeInfo",
-         {{"machineID", or_name(node.machine_id)},
-          {"systemUUID", or_name(node.system_uuid)},
-          {"bootID", or_name(node.boot_id)},
-          {"kernelVersion", node.kernel_version},
-          {"osImage", node.os_image},
-          {"containerRuntimeVersion", node.container_runtime_version},
-          {"kubeletVersion", "v1.32.0"},
-          {"kubeProxyVersion", "v1.32.0"},
-          {"operatingSystem", "linux"},
-          {"architecture", "amd64"}}}}}};
+  return {{"apiVersion", "v1"},
+          {"kind", "Node"},
+          {"metadata", {{"name", node.name}, {"labels", std::move(labels)}}},
+          {"spec", json::object{}},
+          {"status",
+           {{"capacity", resources},
+            {"allocatable", resources},
+            {"conditions",
+             json::array{Condition("MemoryPressure", "False", "KubeletHasSufficientMemory",
+                                   "kubelet has sufficient memory available", time),
+                         Condition("DiskPressure", "False", "KubeletHasNoDiskPressure",
+                                   "kubelet has no disk pressure", time),
+                         Condition("PIDPressure", "False", "KubeletHasSufficientPID",
+                                   "kubelet has sufficient PID available", time),
+                         Condition("Ready", "True", "KubeletReady",
+                                   "kubelet is posting ready status", time)}},
+            {"addresses",
+             json::array{json::object{{"type", "InternalIP"}, {"address", node.internal_ip}},
+                         json::object{{"type", "Hostname"}, {"address", node.name}}}},
+            {"daemonEndpoints", {{"kubeletEndpoint", {{"Port", 10250}}}}},
+            {"nodeInfo",
+             {{"machineID", or_name(node.machine_id)},
+              {"systemUUID", or_name(node.system_uuid)},
+              {"bootID", or_name(node.boot_id)},
+              {"kernelVersion", node.kernel_version},
+              {"osImage", node.os_image},
+              {"containerRuntimeVersion", node.container_runtime_version},
+              {"kubeletVersion", "v1.32.0"},
+              {"kubeProxyVersion", "v1.32.0"},
+              {"operatingSystem", "linux"},
+              {"architecture", "amd64"}}}}}};
 }
 
 Status RegisterNode(client::ApiClient& client, const json::object& node) {
   const json::value* name_value = FindPath(node, "metadata.name");
-  std::string name = name_value && name_value->is_string() ? std::string(name_value->as_string())
-                                                          : std::string();
+  std::string name =
+      name_value && name_value->is_string() ? std::string(name_value->as_string()) : std::string();
   Result<json::object> created = client.Create(client::kNodes, "", node);
   if (created.ok() && FindPath(*created, "status.conditions")) return Status::Ok();
   if (!created.ok() && created.status().code() != StatusCode::kAlreadyExists) {

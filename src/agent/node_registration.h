@@ -5,12 +5,11 @@
 // machine (/proc, uname, /etc/machine-id) for the real agent.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <chrono>
 #include <map>
 #include <mutex>
 #include <string>
-
-#include <boost/json/object.hpp>
 
 #include "client/api_client.h"
 #include "common/clock.h"
@@ -46,7 +45,8 @@ std::string MicroTime(std::chrono::system_clock::time_point time);
 
 // The Node as registered: labels (hostname, os, arch + extra), capacity = allocatable, the
 // pressure conditions False and Ready True, InternalIP and Hostname addresses, nodeInfo.
-boost::json::object NodeObject(const NodeDescription& node, std::chrono::system_clock::time_point now);
+boost::json::object NodeObject(const NodeDescription& node,
+                               std::chrono::system_clock::time_point now);
 
 // Creates the Node; if it exists (re-registration), its status is replaced by ours.
 Status RegisterNode(client::ApiClient& client, const boost::json::object& node);
@@ -65,7 +65,7 @@ class NodeLeases {
   client::ApiClient& client_;
   Clock& clock_;
   const int lease_duration_seconds_;
-  std::mutex mutex_;  // guards leases_
+  std::mutex mutex_;                                   // guards leases_
   std::map<std::string, boost::json::object> leases_;  // last stored Lease per node
 };
 

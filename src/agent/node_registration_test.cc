@@ -2,9 +2,8 @@
 // creation then renewal over the FakeApiClient.
 #include "agent/node_registration.h"
 
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "client/testing/fake_api_client.h"
 #include "common/json.h"
@@ -19,7 +18,10 @@ std::string StringAt(const boost::json::object& object, std::string_view path) {
 }
 
 TEST(NodeRegistrationTest, NodeObjectCarriesCapacityAddressesAndConditions) {
-  NodeDescription node{.name = "n1", .internal_ip = "10.0.0.5", .cpu = "2", .memory = "4000Ki",
+  NodeDescription node{.name = "n1",
+                       .internal_ip = "10.0.0.5",
+                       .cpu = "2",
+                       .memory = "4000Ki",
                        .extra_labels = {{"kelp.dev/role", "x"}}};
   boost::json::object object = NodeObject(node, std::chrono::system_clock::time_point{});
   EXPECT_EQ(StringAt(object, "status.capacity.cpu"), "2");

@@ -2,12 +2,13 @@
 // bounded by the probe's timeout). See probe.h.
 #include "agent/probe.h"
 
+#include <fmt/format.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <fmt/format.h>
 
 #include "common/json.h"
 
@@ -81,8 +82,7 @@ Result<Probe> ParseProbe(const json::object& container, const json::object& spec
     probe.host = StringAt(tcp->as_object(), "host");
     return probe;
   }
-  if (const json::value* command = FindPath(spec, "exec.command");
-      command && command->is_array()) {
+  if (const json::value* command = FindPath(spec, "exec.command"); command && command->is_array()) {
     probe.kind = Probe::Kind::kExec;
     for (const json::value& arg : command->as_array()) {
       if (arg.is_string()) probe.command.emplace_back(arg.as_string());
@@ -104,45 +104,45 @@ ProbeOutcome RunProbe(const Probe& probe, const std::string& pod_ip,
   beast::flat_buffer buffer;
   http::request<http::empty_body> request{http::verb::get, probe.path, 11};
   http::response<http::string_body> response;
-  ProbeOutcome outcome{.success = false, .message = "probe timed out after " +
-                                                    std::to_string(probe.timeout.count()) + "s"};
+  ProbeOutcome outcome{
+      .success = false,
+      .message = "probe timed out after " + std::to_string(probe.timeout.count()) + "s"};
   boost::system::error_code parse_error;
   asio::ip::address address = asio::ip::make_address(host, parse_error);
   if (parse_error) return {.success = false, .message = "bad probe host " + host};
   stream.expires_after(probe.timeout);
-  stream.async_connect(tcp::endpoint(address, static_cast<uint16_t>(probe.port)),
-                       [&](beast::error_code error) {
-    if (error) {
-      outcome.message = "dial tcp " + target + ": " + error.message();
-      return;
-    }
-    if (probe.kind == Probe::Kind::kTcpSocket) {
-      outcome = {.success = true, .message = ""};
-      return;
-    }
-    request.set(http::field::host, target);
-    request.set(http::field::user_agent, "kube-probe/1.32");
-    request.set(http::field::accept, "*/*");
-    for (const auto& [name, value] : probe.http_headers) request.set(name, value);
-    request.set(http::field::connection, "close");
-    http::async_write(stream, request, [&](beast::error_code write_error, size_t) {
-      if (write_error) {
-        outcome.message = "GET " + target + probe.path + ": " + write_error.message();
-        return;
-      }
-      http::async_read(stream, buffer, response, [&](beast::error_code read_error, size_t) {
-        if (read_error) {
-          outcome.message = "GET " + target + probe.path + ": " + read_error.message();
+  stream.async_connect(
+      tcp::endpoint(address, static_cast<uint16_t>(probe.port)), [&](beast::error_code error) {
+        if (error) {
+          outcome.message = "dial tcp " + target + ": " + error.message();
           return;
         }
-        unsigned code = response.result_int();
-        outcome.success = code >= 200 && code < 400;
-        outcome.message = outcome.success ? ""
-                                          : fmt::format("HTTP probe failed with statuscode: {}",
-                                                        code);
+        if (probe.kind == Probe::Kind::kTcpSocket) {
+          outcome = {.success = true, .message = ""};
+          return;
+        }
+        request.set(http::field::host, target);
+        request.set(http::field::user_agent, "kube-probe/1.32");
+        request.set(http::field::accept, "*/*");
+        for (const auto& [name, value] : probe.http_headers) request.set(name, value);
+        request.set(http::field::connection, "close");
+        http::async_write(stream, request, [&](beast::error_code write_error, size_t) {
+          if (write_error) {
+            outcome.message = "GET " + target + probe.path + ": " + write_error.message();
+            return;
+          }
+          http::async_read(stream, buffer, response, [&](beast::error_code read_error, size_t) {
+            if (read_error) {
+              outcome.message = "GET " + target + probe.path + ": " + read_error.message();
+              return;
+            }
+            unsigned code = response.result_int();
+            outcome.success = code >= 200 && code < 400;
+            outcome.message =
+                outcome.success ? "" : fmt::format("HTTP probe failed with statuscode: {}", code);
+          });
+        });
       });
-    });
-  });
   io.run();
   return outcome;
 }

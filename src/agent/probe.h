@@ -5,13 +5,12 @@
 // ContainerRuntime (the caller passes it in a ProbeTarget).
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <boost/json/object.hpp>
 
 #include "common/status.h"
 

@@ -3,11 +3,10 @@
 #include "agent/probe.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <thread>
 
@@ -36,9 +35,9 @@ TEST(ProbeTest, ParsesHttpGetWithDefaults) {
 }
 
 TEST(ProbeTest, ResolvesNamedPortsAndTimings) {
-  Result<Probe> probe = ParseProbe(
-      Object(R"({"name":"web","ports":[{"name":"http","containerPort":80}]})"),
-      Object(R"({"tcpSocket":{"port":"http"},"initialDelaySeconds":5,"periodSeconds":2,
+  Result<Probe> probe =
+      ParseProbe(Object(R"({"name":"web","ports":[{"name":"http","containerPort":80}]})"),
+                 Object(R"({"tcpSocket":{"port":"http"},"initialDelaySeconds":5,"periodSeconds":2,
                  "failureThreshold":1,"successThreshold":2})"));
   ASSERT_TRUE(probe.ok()) << probe.status().ToString();
   EXPECT_EQ(probe->kind, Probe::Kind::kTcpSocket);
@@ -59,9 +58,11 @@ TEST(ProbeTest, ParsesExec) {
 
 TEST(ProbeTest, RejectsBadProbes) {
   EXPECT_FALSE(ParseProbe(Object(R"({"name":"c"})"), Object(R"({"periodSeconds":1})")).ok());
-  EXPECT_FALSE(ParseProbe(Object(R"({"name":"c"})"), Object(R"({"tcpSocket":{"port":"nope"}})")).ok());
-  EXPECT_FALSE(ParseProbe(Object(R"({"name":"c"})"),
-                          Object(R"({"httpGet":{"port":443,"scheme":"HTTPS"}})")).ok());
+  EXPECT_FALSE(
+      ParseProbe(Object(R"({"name":"c"})"), Object(R"({"tcpSocket":{"port":"nope"}})")).ok());
+  EXPECT_FALSE(
+      ParseProbe(Object(R"({"name":"c"})"), Object(R"({"httpGet":{"port":443,"scheme":"HTTPS"}})"))
+          .ok());
   EXPECT_FALSE(ParseProbe(Object(R"({"name":"c"})"), Object(R"({"exec":{"command":[]}})")).ok());
 }
 

@@ -7,6 +7,7 @@
 // agent's pinned namespaces and CNI cache stay inside the test. TearDown stops the processes,
 // kills any container left, removes the cgroups and the namespace.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -16,7 +17,6 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <gtest/gtest.h>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -98,9 +98,10 @@ class AgentE2eTest : public ::testing::Test {
     images_dir_ = new kelp::testing::ScopedTempDir();
     SubprocessRunner runner;
     for (const char* image : {"nginx", "busybox"}) {
-      Result<ProcessResult> built = runner.Run(
-          {.argv = {"bash", kMkimage.string(), image, (images_dir_->path() / (std::string(image) + ".tar")).string()},
-           .timeout = 600s});
+      Result<ProcessResult> built =
+          runner.Run({.argv = {"bash", kMkimage.string(), image,
+                               (images_dir_->path() / (std::string(image) + ".tar")).string()},
+                      .timeout = 600s});
       ASSERT_TRUE(built.ok() && built->exit_code == 0)
           << (built.ok() ? built->stderr_data : built.status().ToString());
     }
@@ -130,7 +131,8 @@ class AgentE2eTest : public ::testing::Test {
     for (const char* dir : {"netns", "cni", "net.d", "home", "run", "pods", "agent"}) {
       fs::create_directories(tmp_.path() / dir);
     }
-    for (const auto& [source, target] : {std::pair{"netns", "/run/netns"}, {"cni", "/var/lib/cni"}}) {
+    for (const auto& [source, target] :
+         {std::pair{"netns", "/run/netns"}, {"cni", "/var/lib/cni"}}) {
       fs::create_directories(target);
       ASSERT_EQ(::mount((tmp_.path() / source).c_str(), target, nullptr, MS_BIND, nullptr), 0)
           << target << ": " << std::strerror(errno);
@@ -171,14 +173,19 @@ class AgentE2eTest : public ::testing::Test {
   void StartServerWithEmbeddedAgent() {
     const fs::path data = tmp_.path() / "server" / "data";
     fs::create_directories(data);
-    Result<std::unique_ptr<ChildProcess>> server = runner_.Start(
-        {.argv = {KELP_BINARY, "server", "--data-dir", data.string(), "--bind-address",
-                  "127.0.0.1", "--https-listen-port", "0", "--node-name", node_name_,
-                  "--node-ip", "192.0.2.10", "--agent-data-dir", (tmp_.path() / "agent").string(),
-                  "--run-dir", (tmp_.path() / "run").string(), "--pod-log-dir",
-                  (tmp_.path() / "pods").string(), "--cni-bin-dir", "/usr/lib/cni",
-                  "--cni-conf-dir", (tmp_.path() / "net.d").string()},
-         .output_file = (tmp_.path() / "agent.log").string()});
+    Result<std::unique_ptr<ChildProcess>> server =
+        runner_.Start({.argv = {KELP_BINARY,           "server",
+                                "--data-dir",          data.string(),
+                                "--bind-address",      "127.0.0.1",
+                                "--https-listen-port", "0",
+                                "--node-name",         node_name_,
+                                "--node-ip",           "192.0.2.10",
+                                "--agent-data-dir",    (tmp_.path() / "agent").string(),
+                                "--run-dir",           (tmp_.path() / "run").string(),
+                                "--pod-log-dir",       (tmp_.path() / "pods").string(),
+                                "--cni-bin-dir",       "/usr/lib/cni",
+                                "--cni-conf-dir",      (tmp_.path() / "net.d").string()},
+                       .output_file = (tmp_.path() / "agent.log").string()});
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     agent_ = std::move(*server);  // one process: server and agent
     ASSERT_TRUE(WaitFor([&] { return fs::exists(data / "kubeconfig.yaml"); })) << AgentLog();
@@ -203,7 +210,8 @@ class AgentE2eTest : public ::testing::Test {
       for (const RuncState& s : *left) (void)runc.Delete(s.id, true);
     }
     std::error_code ec;
-    for (const auto& dir : fs::directory_iterator(tmp_.path() / "agent" / "runtime" / "containers", ec)) {
+    for (const auto& dir :
+         fs::directory_iterator(tmp_.path() / "agent" / "runtime" / "containers", ec)) {
       Result<std::string> text = ReadFile(dir.path() / "shim.json");
       if (!text.ok()) continue;
       Result<json::object> shim = ParseJsonObject(*text);
@@ -223,29 +231,37 @@ class AgentE2eTest : public ::testing::Test {
 
   ProcessResult Run(std::vector<std::string> argv) {
     Result<ProcessResult> result = runner_.Run({.argv = std::move(argv), .timeout = 120s});
-    return result.ok() ? *result : ProcessResult{.exit_code = -1, .stderr_data = result.status().ToString()};
+    return result.ok() ? *result
+                       : ProcessResult{.exit_code = -1, .stderr_data = result.status().ToString()};
   }
 
   void StartAgent() {
     Result<std::string> token = ReadFile(server_->data_dir() / "agent-token");
     ASSERT_TRUE(token.ok());
     std::string trimmed = *token;
-    while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back()))) trimmed.pop_back();
+    while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back())))
+      trimmed.pop_back();
     std::string server_url;
     {
       Result<std::string> kubeconfig = ReadFile(server_->kubeconfig());
       ASSERT_TRUE(kubeconfig.ok());
       std::smatch match;
-      ASSERT_TRUE(std::regex_search(*kubeconfig, match, std::regex("server: \"?(https://[^\"\\s]+)")));
+      ASSERT_TRUE(
+          std::regex_search(*kubeconfig, match, std::regex("server: \"?(https://[^\"\\s]+)")));
       server_url = match[1];
     }
-    Result<std::unique_ptr<ChildProcess>> agent = runner_.Start(
-        {.argv = {KELP_BINARY, "agent", "--server", server_url, "--token", trimmed, "--node-name",
-                  node_name_, "--node-ip", "192.0.2.10", "--data-dir",
-                  (tmp_.path() / "agent").string(), "--run-dir", (tmp_.path() / "run").string(),
-                  "--pod-log-dir", (tmp_.path() / "pods").string(), "--cni-bin-dir",
-                  "/usr/lib/cni", "--cni-conf-dir", (tmp_.path() / "net.d").string()},
-         .output_file = (tmp_.path() / "agent.log").string()});
+    Result<std::unique_ptr<ChildProcess>> agent =
+        runner_.Start({.argv = {KELP_BINARY,      "agent",
+                                "--server",       server_url,
+                                "--token",        trimmed,
+                                "--node-name",    node_name_,
+                                "--node-ip",      "192.0.2.10",
+                                "--data-dir",     (tmp_.path() / "agent").string(),
+                                "--run-dir",      (tmp_.path() / "run").string(),
+                                "--pod-log-dir",  (tmp_.path() / "pods").string(),
+                                "--cni-bin-dir",  "/usr/lib/cni",
+                                "--cni-conf-dir", (tmp_.path() / "net.d").string()},
+                       .output_file = (tmp_.path() / "agent.log").string()});
     ASSERT_TRUE(agent.ok()) << agent.status().ToString();
     agent_ = std::move(*agent);
   }
@@ -317,7 +333,8 @@ TEST_F(AgentE2eTest, NodeRegistersWithMachineCapacityAndLease) {
     node = json::value(std::move(*parsed));
     return ConditionTrue(*node, "Ready");
   }));
-  EXPECT_EQ(StringAt(*node, "status.capacity.cpu"), std::to_string(std::thread::hardware_concurrency()));
+  EXPECT_EQ(StringAt(*node, "status.capacity.cpu"),
+            std::to_string(std::thread::hardware_concurrency()));
   EXPECT_EQ(StringAt(*node, "status.capacity.pods"), "110");
   EXPECT_TRUE(StringAt(*node, "status.capacity.memory").ends_with("Ki"));
   EXPECT_EQ(StringAt(*node, "status.addresses.0.address"), "192.0.2.10");
@@ -329,10 +346,13 @@ TEST_F(AgentE2eTest, NginxDeploymentServesAndReplacesADeletedPod) {
       kubectl_->Run({"create", "deployment", "nginx", "--image=nginx:1.22", "--replicas=3"});
   ASSERT_EQ(created.exit_code, 0) << created.stderr_data;
   std::vector<json::value> running;
-  ASSERT_TRUE(WaitFor([&] {
-    running = RunningWithIp(Pods("app=nginx"));
-    return running.size() == 3;
-  }, 120s)) << AgentLog();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        running = RunningWithIp(Pods("app=nginx"));
+        return running.size() == 3;
+      },
+      120s))
+      << AgentLog();
   std::set<std::string> ips;
   for (const json::value& pod : running) {
     const std::string ip = StringAt(pod, "status.podIP");
@@ -343,7 +363,8 @@ TEST_F(AgentE2eTest, NginxDeploymentServesAndReplacesADeletedPod) {
     EXPECT_TRUE(StringAt(pod, "status.containerStatuses.0.containerID").starts_with("kelp://"));
     EXPECT_TRUE(StringAt(pod, "status.containerStatuses.0.imageID").starts_with("sha256:"));
     std::string page;
-    EXPECT_TRUE(WaitFor([&] { return (page = HttpGet(ip)).find("200 OK") != std::string::npos; }, 20s));
+    EXPECT_TRUE(
+        WaitFor([&] { return (page = HttpGet(ip)).find("200 OK") != std::string::npos; }, 20s));
     EXPECT_NE(page.find("Welcome to nginx"), std::string::npos) << page;
   }
   EXPECT_EQ(ips.size(), 3u);
@@ -351,13 +372,16 @@ TEST_F(AgentE2eTest, NginxDeploymentServesAndReplacesADeletedPod) {
   const std::string victim = StringAt(running.front(), "metadata.name");
   ProcessResult deleted = kubectl_->Run({"delete", "pod", victim, "--wait=false"});
   ASSERT_EQ(deleted.exit_code, 0) << deleted.stderr_data;
-  ASSERT_TRUE(WaitFor([&] {
-    std::vector<json::value> pods = Pods("app=nginx");
-    bool victim_gone = std::none_of(pods.begin(), pods.end(), [&](const json::value& pod) {
-      return StringAt(pod, "metadata.name") == victim;
-    });
-    return victim_gone && RunningWithIp(pods).size() == 3;
-  }, 120s)) << AgentLog();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::vector<json::value> pods = Pods("app=nginx");
+        bool victim_gone = std::none_of(pods.begin(), pods.end(), [&](const json::value& pod) {
+          return StringAt(pod, "metadata.name") == victim;
+        });
+        return victim_gone && RunningWithIp(pods).size() == 3;
+      },
+      120s))
+      << AgentLog();
 }
 
 TEST_F(AgentE2eTest, CrashingContainerReachesCrashLoopBackOff) {
@@ -373,13 +397,17 @@ spec:
 )");
   ASSERT_EQ(applied.exit_code, 0) << applied.stderr_data;
   json::value seen;
-  ASSERT_TRUE(WaitFor([&] {
-    std::optional<json::value> pod = Pod("crasher");
-    if (!pod) return false;
-    seen = *pod;
-    return StringAt(seen, "status.containerStatuses.0.state.waiting.reason") == "CrashLoopBackOff" &&
-           IntAt(seen, "status.containerStatuses.0.restartCount") >= 2;
-  }, 90s)) << (FindPath(seen, "status") ? SerializeJson(*FindPath(seen, "status")) : "") << AgentLog();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::optional<json::value> pod = Pod("crasher");
+        if (!pod) return false;
+        seen = *pod;
+        return StringAt(seen, "status.containerStatuses.0.state.waiting.reason") ==
+                   "CrashLoopBackOff" &&
+               IntAt(seen, "status.containerStatuses.0.restartCount") >= 2;
+      },
+      90s))
+      << (FindPath(seen, "status") ? SerializeJson(*FindPath(seen, "status")) : "") << AgentLog();
   EXPECT_EQ(IntAt(seen, "status.containerStatuses.0.lastState.terminated.exitCode"), 3);
   EXPECT_EQ(StringAt(seen, "status.phase"), "Running");
   EXPECT_FALSE(ConditionTrue(seen, "Ready"));
@@ -394,7 +422,8 @@ TEST_F(AgentE2eTest, MissingImageIsErrImageNeverPullWithAnEvent) {
     if (!pod) return false;
     seen = *pod;
     return StringAt(seen, "status.containerStatuses.0.state.waiting.reason") == "ErrImageNeverPull";
-  })) << (FindPath(seen, "status") ? SerializeJson(*FindPath(seen, "status")) : "") << AgentLog();
+  })) << (FindPath(seen, "status") ? SerializeJson(*FindPath(seen, "status")) : "")
+      << AgentLog();
   EXPECT_EQ(StringAt(seen, "status.phase"), "Pending");
   ASSERT_TRUE(WaitFor([&] {
     ProcessResult events = kubectl_->Run(
@@ -453,7 +482,8 @@ spec:
   ASSERT_TRUE(WaitFor([&] {
     std::optional<json::value> ready = Pod("ready");
     std::optional<json::value> exec_ready = Pod("exec-ready");
-    return ready && ConditionTrue(*ready, "Ready") && exec_ready && ConditionTrue(*exec_ready, "Ready");
+    return ready && ConditionTrue(*ready, "Ready") && exec_ready &&
+           ConditionTrue(*exec_ready, "Ready");
   })) << AgentLog();
   std::optional<json::value> unready = Pod("unready");
   ASSERT_TRUE(unready);
@@ -514,13 +544,11 @@ TEST_F(AgentE2eTest, KilledAgentAdoptsContainersAndCleansUpPodsDeletedMeanwhile)
   };
   ASSERT_TRUE(sandbox_of(doomed_uid));
   StartAgent();
-  ASSERT_TRUE(WaitFor([&] {
-    return AgentLog().find("registered with") != std::string::npos;
-  })) << AgentLog();
+  ASSERT_TRUE(WaitFor([&] { return AgentLog().find("registered with") != std::string::npos; }))
+      << AgentLog();
   // Adopted: the agent's sync after the restart leaves them as they were.
-  ASSERT_TRUE(WaitFor([&] {
-    return AgentLog().find("adopted pod") != std::string::npos;
-  })) << AgentLog();
+  ASSERT_TRUE(WaitFor([&] { return AgentLog().find("adopted pod") != std::string::npos; }))
+      << AgentLog();
   ASSERT_TRUE(WaitFor([&] { return !sandbox_of(doomed_uid); }, 30s)) << AgentLog();
   ASSERT_TRUE(WaitFor([&] { return RunningWithIp(Pods("app=web")).size() == 2; }, 60s));
   for (const json::value& pod : RunningWithIp(Pods("app=web"))) {
@@ -545,10 +573,13 @@ TEST_F(EmbeddedAgentE2eTest, ServerRunsPodsOnItsOwnNode) {
   ProcessResult created = kubectl_->Run({"run", "solo", "--image=nginx:1.22"});
   ASSERT_EQ(created.exit_code, 0) << created.stderr_data;
   std::optional<json::value> pod;
-  ASSERT_TRUE(WaitFor([&] {
-    pod = Pod("solo");
-    return pod && ConditionTrue(*pod, "Ready");
-  }, 120s)) << AgentLog();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        pod = Pod("solo");
+        return pod && ConditionTrue(*pod, "Ready");
+      },
+      120s))
+      << AgentLog();
   EXPECT_EQ(StringAt(*pod, "spec.nodeName"), node_name_);
   EXPECT_NE(HttpGet(StringAt(*pod, "status.podIP")).find("Welcome to nginx"), std::string::npos);
 }
