@@ -510,6 +510,60 @@ spec:
   })) << endpoints;
 }
 
+TEST_F(AgentE2eTest, FailingLivenessProbeRestartsAndStartupProbeGatesReadiness) {
+  ProcessResult applied = Apply(R"(apiVersion: v1
+kind: Pod
+metadata: {name: unhealthy}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: busybox:1.35
+    command: ["sleep", "3600"]
+    livenessProbe:
+      exec: {command: ["cat", "/tmp/alive"]}
+      periodSeconds: 1
+      failureThreshold: 2
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: slow-start}
+spec:
+  containers:
+  - name: main
+    image: busybox:1.35
+    command: ["sh", "-c", "sleep 3; touch /tmp/started; exec sleep 3600"]
+    startupProbe:
+      exec: {command: ["cat", "/tmp/started"]}
+      periodSeconds: 1
+      failureThreshold: 30
+)");
+  ASSERT_EQ(applied.exit_code, 0) << applied.stderr_data;
+  json::value seen;
+  ASSERT_TRUE(WaitFor([&] {
+    std::optional<json::value> pod = Pod("unhealthy");
+    if (!pod) return false;
+    seen = *pod;
+    return IntAt(seen, "status.containerStatuses.0.restartCount") >= 1;
+  })) << (FindPath(seen, "status") ? SerializeJson(*FindPath(seen, "status")) : "")
+      << AgentLog();
+  // Killed by the agent: SIGTERM (143) or, after the grace period, SIGKILL (137).
+  int64_t exit_code = IntAt(seen, "status.containerStatuses.0.lastState.terminated.exitCode");
+  EXPECT_TRUE(exit_code == 143 || exit_code == 137) << exit_code;
+
+  // Not started (so not ready) until the startup probe passes, then ready.
+  std::optional<json::value> early = Pod("slow-start");
+  ASSERT_TRUE(early);
+  if (StringAt(*early, "status.phase") == "Running" && !ConditionTrue(*early, "Ready")) {
+    const json::value* started = FindPath(*early, "status.containerStatuses.0.started");
+    EXPECT_TRUE(started && started->is_bool() && !started->as_bool());
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    std::optional<json::value> pod = Pod("slow-start");
+    return pod && ConditionTrue(*pod, "Ready");
+  })) << AgentLog();
+}
+
 TEST_F(AgentE2eTest, KilledAgentAdoptsContainersAndCleansUpPodsDeletedMeanwhile) {
   ProcessResult created =
       kubectl_->Run({"create", "deployment", "web", "--image=nginx:1.22", "--replicas=2"});
