@@ -67,9 +67,11 @@ void AddAgentNodeFlags(CLI::App& cmd, kelp::agent::AgentOptions& options, bool e
   cmd.add_option("--node-name", options.node_name, "Node name (default: the hostname)");
   cmd.add_option("--node-ip", options.node_ip,
                  "Node InternalIP (default: the address of the default route's interface)");
-  cmd.add_option(embedded ? "--agent-data-dir" : "--data-dir", options.data_dir,
-                 embedded ? "The embedded agent's data directory (default <data-dir>/agent)"
-                          : "Agent data directory (images, runtime state)");
+  CLI::Option* data_dir =
+      cmd.add_option(embedded ? "--agent-data-dir" : "--data-dir", options.data_dir,
+                     embedded ? "The embedded agent's data directory (default <data-dir>/agent)"
+                              : "Agent data directory (images, runtime state)");
+  if (!embedded) data_dir->capture_default_str();
   cmd.add_option("--cni-bin-dir", options.cni_bin_dir, "Where CNI plugin binaries are")
       ->capture_default_str();
   cmd.add_option("--cni-conf-dir", options.cni_conf_dir,
