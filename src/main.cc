@@ -1,18 +1,23 @@
 // `kelp`: one binary, several commands. This file only parses the command line (CLI11) and
 // hands over to the component that implements each command; commands arrive as their
 // components do.
+#include <cctype>
 #include <csignal>
+#include <filesystem>
 #include <cstdio>
 #include <map>
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "agent/agent.h"
 #include "agent/hollow_command.h"
 #include "agent/images/command.h"
 #include "apiserver/server.h"
 #include "bgp/command.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "controllers/manager.h"
 #include "lab/command.h"
@@ -64,7 +69,30 @@ void AddServerFlags(CLI::App& cmd, kelp::apiserver::ServerOptions& options) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd.add_flag("--disable-agent", options.disable_agent,
-               "Do not run the embedded agent (there is none yet)");
+               "Do not run the embedded node agent");
+}
+
+// The embedded agent's flags (`kelp server`) and the same ones of `kelp agent`.
+void AddAgentNodeFlags(CLI::App& cmd, kelp::agent::AgentOptions& options, bool embedded) {
+  cmd.add_option("--node-name", options.node_name, "Node name (default: the hostname)");
+  cmd.add_option("--node-ip", options.node_ip,
+                 "Node InternalIP (default: the address of the default route's interface)");
+  CLI::Option* data_dir =
+      cmd.add_option(embedded ? "--agent-data-dir" : "--data-dir", options.data_dir,
+                     embedded ? "The embedded agent's data directory (default <data-dir>/agent)"
+                              : "Agent data directory (images, runtime state)");
+  if (!embedded) data_dir->capture_default_str();
+  cmd.add_option("--cni-bin-dir", options.cni_bin_dir, "Where CNI plugin binaries are")
+      ->capture_default_str();
+  cmd.add_option("--cni-conf-dir", options.cni_conf_dir,
+                 "CNI configuration directory (the first conflist is used)")
+      ->capture_default_str();
+  cmd.add_option("--run-dir", options.run_dir, "Runtime state in tmpfs (runc's root is <dir>/runc)")
+      ->capture_default_str();
+  cmd.add_option("--pod-log-dir", options.pod_log_dir, "Container logs (CRI format)")
+      ->capture_default_str();
+  cmd.add_flag(embedded ? "--disable-kube-proxy" : "--disable-proxy", options.disable_proxy,
+               "Do not run the Service proxy in the agent");
 }
 
 // The controller-manager flags of kube-controller-manager that `kelp server` takes.
@@ -102,8 +130,9 @@ void AddControllerFlags(CLI::App& cmd, ControllerFlags& flags) {
 
 // The API server, then the controllers and the scheduler over loopback HTTPS; SIGTERM or
 // SIGINT stops the server, then the controllers.
-int ServeApi(const kelp::apiserver::ServerOptions& options, const ControllerFlags& flags) {
-  if (flags.disable_controllers) {
+int ServeApi(const kelp::apiserver::ServerOptions& options, const ControllerFlags& flags,
+             kelp::agent::AgentOptions agent_options) {
+  if (flags.disable_controllers && options.disable_agent) {
     kelp::Status status = kelp::apiserver::RunServer(options);
     if (!status.ok()) spdlog::error("server: {}", status.ToString());
     return status.ok() ? 0 : 1;
@@ -130,17 +159,45 @@ int ServeApi(const kelp::apiserver::ServerOptions& options, const ControllerFlag
   manager_options.controllers.hpa_sync_period = std::chrono::seconds(flags.hpa_sync_period_seconds);
   manager_options.controllers.hpa_downscale_stabilization =
       std::chrono::seconds(flags.hpa_downscale_stabilization_seconds);
-  auto manager = client.ok() ? kelp::controllers::ControllerManager::Start(std::move(*client),
-                                                                          clock, manager_options)
-                             : client.status();
-  if (!manager.ok()) {
-    spdlog::error("server: controllers: {}", manager.status().ToString());
-    (*server)->Stop();
-    return 1;
+  std::unique_ptr<kelp::controllers::ControllerManager> manager;
+  if (!flags.disable_controllers) {
+    auto started = client.ok() ? kelp::controllers::ControllerManager::Start(std::move(*client),
+                                                                            clock, manager_options)
+                               : client.status();
+    if (!started.ok()) {
+      spdlog::error("server: controllers: {}", started.status().ToString());
+      (*server)->Stop();
+      return 1;
+    }
+    manager = std::move(*started);
+  }
+  // The embedded agent connects like any other: the agent token and the server's CA.
+  std::unique_ptr<kelp::agent::Agent> agent;
+  if (!options.disable_agent) {
+    const std::filesystem::path data_dir = options.data_dir;
+    agent_options.connection.server = fmt::format("https://{}:{}", local_host, (*server)->port());
+    kelp::Result<std::string> token = kelp::ReadFile(data_dir / "agent-token");
+    agent_options.connection.token = token.ok() ? *token : "";
+    while (!agent_options.connection.token.empty() &&
+           std::isspace(static_cast<unsigned char>(agent_options.connection.token.back()))) {
+      agent_options.connection.token.pop_back();
+    }
+    agent_options.connection.ca_file = (data_dir / "tls" / "ca.crt").string();
+    if (agent_options.data_dir.empty()) agent_options.data_dir = (data_dir / "agent").string();
+    agent_options.cluster_cidr = options.cluster_cidr;
+    auto started = kelp::agent::Agent::Start(agent_options);
+    if (!started.ok()) {
+      spdlog::error("server: agent: {}", started.status().ToString());
+      if (manager) manager->Stop();
+      (*server)->Stop();
+      return 1;
+    }
+    agent = std::move(*started);
   }
   spdlog::info("kubeconfig written to {}", (*server)->kubeconfig_path().string());
   (*server)->Wait();
-  (*manager)->Stop();
+  if (agent) agent->Stop();
+  if (manager) manager->Stop();
   spdlog::info("stopped");
   return 0;
 }
@@ -160,10 +217,14 @@ int main(int argc, char** argv) {
   AddServerFlags(*server, server_options);
   ControllerFlags controller_flags;
   AddControllerFlags(*server, controller_flags);
+  kelp::agent::AgentOptions embedded_agent_options;
+  embedded_agent_options.data_dir.clear();  // <data-dir>/agent unless --agent-data-dir
+  AddAgentNodeFlags(*server, embedded_agent_options, true);
 
   kelp::agent::HollowAgentOptions hollow_options;
   bool hollow = false;
-  CLI::App* agent = app.add_subcommand("agent", "Run a node agent (today: hollow nodes only)");
+  kelp::agent::AgentOptions agent_options;
+  CLI::App* agent = app.add_subcommand("agent", "Run a node agent (kubelet, runtime, service proxy)");
   agent->add_flag("--hollow", hollow,
                   "Run hollow nodes: registered, heartbeating, pods reported Running, no containers");
   agent->add_option("--server", hollow_options.server, "API server URL, https://host:port")
@@ -173,17 +234,14 @@ int main(int argc, char** argv) {
       ->required();
   agent->add_option("--ca-file", hollow_options.ca_file,
                     "The server's CA certificate (not needed with a K10 agent token)");
-  agent->add_option("--node-name", hollow_options.nodes.node_name,
-                    "Node name; with --count N the nodes are <name>-0 ... <name>-<N-1>")
-      ->required();
-  agent->add_option("--count", hollow_options.nodes.count, "Hollow nodes to run")
+  AddAgentNodeFlags(*agent, agent_options, false);
+  agent->add_option("--count", hollow_options.nodes.count,
+                    "Hollow nodes to run; with N > 1 they are <node-name>-0 ... <node-name>-<N-1>, "
+                    "with InternalIPs --node-ip + i")
       ->capture_default_str();
   agent->add_option("--node-lease-duration-seconds", hollow_options.nodes.lease_duration_seconds,
-                    "Duration of each node's Lease; it is renewed every quarter of it")
+                    "Hollow nodes: duration of each node's Lease; renewed every quarter of it")
       ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  agent->add_option("--node-ip", hollow_options.nodes.node_ip,
-                    "InternalIP of the (first) node; node i gets this address + i")
       ->capture_default_str();
 
   kelp::bgp::BgpCommandOptions bgp_options;
@@ -270,12 +328,20 @@ int main(int argc, char** argv) {
   if (images_ls->parsed()) return kelp::images::RunImagesList(images_options);
   if (images_rm->parsed()) return kelp::images::RunImagesRemove(images_options);
   if (images_prune->parsed()) return kelp::images::RunImagesPrune(images_options);
-  if (server->parsed()) return ServeApi(server_options, controller_flags);
+  if (server->parsed()) return ServeApi(server_options, controller_flags, embedded_agent_options);
   if (agent->parsed()) {
     if (!hollow) {
-      std::fprintf(stderr, "kelp agent: only --hollow is implemented so far\n");
+      agent_options.connection = hollow_options;
+      kelp::Status status = kelp::agent::RunAgent(agent_options);
+      if (!status.ok()) spdlog::error("agent: {}", status.ToString());
+      return status.ok() ? 0 : 1;
+    }
+    if (agent_options.node_name.empty()) {
+      std::fprintf(stderr, "kelp agent --hollow: --node-name is required\n");
       return 2;
     }
+    hollow_options.nodes.node_name = agent_options.node_name;
+    if (!agent_options.node_ip.empty()) hollow_options.nodes.node_ip = agent_options.node_ip;
     kelp::Status status = kelp::agent::RunHollowAgent(hollow_options);
     if (!status.ok()) spdlog::error("agent: {}", status.ToString());
     return status.ok() ? 0 : 1;

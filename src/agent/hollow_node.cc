@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "agent/node_registration.h"
 #include "common/json.h"
 
 namespace kelp::agent {
@@ -17,26 +18,12 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr char kLeaseNamespace[] = "kube-node-lease";
 // The first address of a pod CIDR is the network, the second the bridge's (flannel's cni0).
 constexpr uint32_t kFirstPodHost = 2;
 
 std::string StringAt(const json::object& object, std::string_view path) {
   const json::value* value = FindPath(object, path);
   return value && value->is_string() ? std::string(value->as_string()) : std::string();
-}
-
-std::string Rfc3339(std::chrono::system_clock::time_point time) {
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z",
-                     std::chrono::time_point_cast<std::chrono::seconds>(time));
-}
-
-// metav1.MicroTime, which Lease times are: "2024-01-01T00:00:00.000000Z".
-std::string MicroTime(std::chrono::system_clock::time_point time) {
-  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch());
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:06d}Z",
-                     std::chrono::time_point_cast<std::chrono::seconds>(time),
-                     micros.count() % 1000000);
 }
 
 Result<uint32_t> ParseIpv4(std::string_view text) {
@@ -69,13 +56,6 @@ client::ListOptions NodeListOptions(const HollowNodeOptions& options) {
   return {};
 }
 
-json::object Condition(std::string_view type, std::string_view status, std::string_view reason,
-                       std::string_view message, const std::string& now) {
-  return {{"type", type},           {"status", status},
-          {"reason", reason},       {"message", message},
-          {"lastHeartbeatTime", now}, {"lastTransitionTime", now}};
-}
-
 json::object PodCondition(std::string_view type, const std::string& now) {
   return {{"type", type}, {"status", "True"}, {"lastProbeTime", nullptr},
           {"lastTransitionTime", now}};
@@ -105,7 +85,8 @@ HollowNodes::HollowNodes(client::ApiClient& client, Clock& clock, HollowNodeOpti
       name_set_(names_.begin(), names_.end()),
       pods_(client, client::kPods, PodListOptions(options_)),
       nodes_(client, client::kNodes, NodeListOptions(options_)),
-      queue_(clock) {
+      queue_(clock),
+      leases_(client, clock, options_.lease_duration_seconds) {
   pods_.AddHandlers({
       .on_add = [this](const client::ObjectPtr& pod) { OnPod(pod); },
       .on_update = [this](const client::ObjectPtr&, const client::ObjectPtr& pod) { OnPod(pod); },
@@ -152,118 +133,29 @@ void HollowNodes::Stop() {
 }
 
 json::object HollowNodes::NodeObject(size_t index) const {
-  const std::string& name = names_[index];
-  const std::string now = Rfc3339(clock_.WallNow());
-  json::object resources{{"cpu", options_.cpu},
-                         {"memory", options_.memory},
-                         {"pods", options_.pods},
-                         {"ephemeral-storage", "100Gi"}};
-  return {
-      {"apiVersion", "v1"},
-      {"kind", "Node"},
-      {"metadata",
-       {{"name", name},
-        {"labels",
-         {{"kubernetes.io/hostname", name},
-          {"kubernetes.io/os", "linux"},
-          {"kubernetes.io/arch", "amd64"},
-          {"beta.kubernetes.io/os", "linux"},
-          {"beta.kubernetes.io/arch", "amd64"},
-          {"kelp.dev/hollow", "true"}}}}},
-      {"spec", json::object{}},
-      {"status",
-       {{"capacity", resources},
-        {"allocatable", resources},
-        {"conditions",
-         json::array{
-             Condition("MemoryPressure", "False", "KubeletHasSufficientMemory",
-                       "kubelet has sufficient memory available", now),
-             Condition("DiskPressure", "False", "KubeletHasNoDiskPressure",
-                       "kubelet has no disk pressure", now),
-             Condition("PIDPressure", "False", "KubeletHasSufficientPID",
-                       "kubelet has sufficient PID available", now),
-             Condition("Ready", "True", "KubeletReady", "kubelet is posting ready status", now)}},
-        {"addresses",
-         json::array{json::object{{"type", "InternalIP"}, {"address", ips_[index]}},
-                     json::object{{"type", "Hostname"}, {"address", name}}}},
-        {"daemonEndpoints", {{"kubeletEndpoint", {{"Port", 10250}}}}},
-        {"nodeInfo",
-         {{"machineID", name},
-          {"systemUUID", name},
-          {"bootID", name},
-          {"kernelVersion", "hollow"},
-          {"osImage", "kelp hollow node"},
-          {"containerRuntimeVersion", "hollow://0.1.0"},
-          {"kubeletVersion", "v1.32.0"},
-          {"kubeProxyVersion", "v1.32.0"},
-          {"operatingSystem", "linux"},
-          {"architecture", "amd64"}}}}}};
+  NodeDescription node{.name = names_[index],
+                       .internal_ip = ips_[index],
+                       .cpu = options_.cpu,
+                       .memory = options_.memory,
+                       .pods = options_.pods,
+                       .extra_labels = {{"kelp.dev/hollow", "true"}},
+                       .kernel_version = "hollow",
+                       .os_image = "kelp hollow node",
+                       .container_runtime_version = "hollow://0.1.0"};
+  return agent::NodeObject(node, clock_.WallNow());
 }
 
 Status HollowNodes::RegisterNode(size_t index) {
-  json::object node = NodeObject(index);
-  Result<json::object> created = client_.Create(client::kNodes, "", node);
-  if (created.ok() && FindPath(*created, "status.conditions")) return Status::Ok();
-  if (!created.ok() && created.status().code() != StatusCode::kAlreadyExists) {
-    return created.status().WithContext("register node " + names_[index]);
-  }
-  // Re-registration (or a server that drops status on create): the status is ours to set.
-  KELP_ASSIGN_OR_RETURN(json::object stored, client_.Get(client::kNodes, "", names_[index]));
-  stored["status"] = node["status"];
-  Result<json::object> updated = client_.Update(client::kNodes, stored, "status");
-  if (!updated.ok()) return updated.status().WithContext("set status of node " + names_[index]);
-  return Status::Ok();
+  return agent::RegisterNode(client_, NodeObject(index));
 }
 
 Status HollowNodes::RenewLeases() {
   Status first_error;
   for (const std::string& name : names_) {
-    Status status = RenewLease(name);
+    Status status = leases_.Renew(name);
     if (!status.ok() && first_error.ok()) first_error = status;
   }
   return first_error;
-}
-
-Status HollowNodes::RenewLease(const std::string& node_name) {
-  const std::string now = MicroTime(clock_.WallNow());
-  std::optional<json::object> lease;
-  {
-    std::lock_guard lock(lease_mutex_);
-    if (auto it = leases_.find(node_name); it != leases_.end()) lease = it->second;
-  }
-  if (!lease) {
-    Result<json::object> stored = client_.Get(client::kLeases, kLeaseNamespace, node_name);
-    if (stored.ok()) {
-      lease = std::move(*stored);
-    } else if (stored.status().code() != StatusCode::kNotFound) {
-      return stored.status().WithContext("lease of " + node_name);
-    }
-  }
-  Result<json::object> written = InternalError("unreachable");
-  if (!lease) {
-    json::object fresh{
-        {"apiVersion", "coordination.k8s.io/v1"},
-        {"kind", "Lease"},
-        {"metadata", {{"name", node_name}, {"namespace", kLeaseNamespace}}},
-        {"spec",
-         {{"holderIdentity", node_name},
-          {"leaseDurationSeconds", options_.lease_duration_seconds},
-          {"renewTime", now}}}};
-    written = client_.Create(client::kLeases, kLeaseNamespace, fresh);
-  } else {
-    json::object& spec = (*lease)["spec"].emplace_object();
-    spec = {{"holderIdentity", node_name},
-            {"leaseDurationSeconds", options_.lease_duration_seconds},
-            {"renewTime", now}};
-    written = client_.Update(client::kLeases, *lease);
-  }
-  std::lock_guard lock(lease_mutex_);
-  if (!written.ok()) {
-    leases_.erase(node_name);  // refetched next round (conflict, or deleted meanwhile)
-    return written.status().WithContext("renew lease of " + node_name);
-  }
-  leases_[node_name] = std::move(*written);
-  return Status::Ok();
 }
 
 void HollowNodes::LeaseLoop() {

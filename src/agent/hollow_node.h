@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/node_registration.h"
 #include "client/api_client.h"
 #include "client/informer.h"
 #include "client/work_queue.h"
@@ -70,7 +71,6 @@ class HollowNodes {
 
   boost::json::object NodeObject(size_t index) const;
   Status RegisterNode(size_t index);
-  Status RenewLease(const std::string& node_name);
   void OnPod(const client::ObjectPtr& pod);
   void OnPodDeleted(const client::ObjectPtr& pod);
   void OnNode(const client::ObjectPtr& old_node, const client::ObjectPtr& node);
@@ -96,9 +96,9 @@ class HollowNodes {
   std::mutex ips_mutex_;  // guards pod_ips_
   std::map<std::string, NodeIps> pod_ips_;  // by node name
 
-  std::mutex lease_mutex_;  // guards leases_, stopping_
+  NodeLeases leases_;
+  std::mutex lease_mutex_;  // guards stopping_
   std::condition_variable lease_wake_;
-  std::map<std::string, boost::json::object> leases_;  // last stored Lease per node
   bool stopping_ = false;
 
   std::vector<std::thread> threads_;

@@ -201,7 +201,6 @@ void Server::Wait() {
 }
 
 Status RunServer(const ServerOptions& options) {
-  if (options.disable_agent) spdlog::info("--disable-agent: kelp has no embedded agent yet");
   KELP_ASSIGN_OR_RETURN(std::unique_ptr<Server> server,
                         Server::Start(options, {SIGTERM, SIGINT}));
   spdlog::info("serving the Kubernetes API on https://{}:{}", options.bind_address,

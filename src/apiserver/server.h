@@ -36,7 +36,7 @@ struct ServerOptions {
   std::string service_cidr = "10.96.0.0/12";   // ClusterIPs (allocator.h)
   std::string service_node_port_range = "30000-32767";
   std::string flannel_backend = "vxlan";  // vxlan | host-gw | udp | none; for the agent later
-  bool disable_agent = false;  // accepted; there is no embedded agent yet
+  bool disable_agent = false;  // no embedded agent (main.cc starts it otherwise)
   api::DefaultingOptions defaulting;  // DefaultTolerationSeconds
 };
 

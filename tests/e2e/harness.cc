@@ -30,7 +30,7 @@ Status ServerProcess::Start(std::vector<std::string> extra_args) {
   std::filesystem::remove(kubeconfig());
   std::vector<std::string> argv = {KELP_BINARY,        "server",         "--data-dir",
                                    data_dir().string(), "--bind-address", "127.0.0.1",
-                                   "--https-listen-port", "0"};
+                                   "--https-listen-port", "0", "--disable-agent"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   KELP_ASSIGN_OR_RETURN(child_, runner_.Start({.argv = argv,
                                                .output_file = (dir_ / "server.log").string()}));

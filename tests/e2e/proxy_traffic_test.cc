@@ -394,7 +394,7 @@ class KelpProxyCommandTest : public ::testing::Test {
         std::unique_ptr<ChildProcess> child,
         runner_.Start(
             {.argv = InNode({KELP_BINARY, "server", "--data-dir", data().string(), "--bind-address",
-                             "127.0.0.1", "--https-listen-port", "6443"}),
+                             "127.0.0.1", "--https-listen-port", "6443", "--disable-agent"}),
              .output_file = (dir_.path() / "server.log").string()}));
     server_ = ScopedChild(std::move(child));
     if (!WaitFor([&] { return std::filesystem::exists(data() / "kubeconfig.yaml"); }, 30s)) {

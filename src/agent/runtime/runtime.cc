@@ -759,6 +759,9 @@ Result<ContainerStatus> ContainerRuntime::LoadContainer(const std::string& id,
       return status;
     }
     status.state = ContainerState::kUnknown;
+  } else if (shim.ok() && exited_from_file()) {
+    // The shim recorded the exit and quit between the first look at exit.json and now.
+    return status;
   } else if (shim.ok()) {
     // It ran, and nothing recorded its end (the shim was killed, or the node rebooted).
     status.state = ContainerState::kExited;

@@ -1,0 +1,55 @@
+// Agent: everything a real kelp node runs, assembled from flags — the API client, the image
+// store (<data-dir>/images), the ContainerRuntime (runc + kelp-shim + CNI), the Kubelet and,
+// unless disabled, the ServiceProxy. `kelp agent` runs one until SIGTERM/SIGINT
+// (RunAgent); `kelp server` embeds one over its own agent token and CA.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "agent/hollow_command.h"
+#include "client/api_client.h"
+#include "common/status.h"
+
+namespace kelp::agent {
+
+class ContainerRuntime;
+class Kubelet;
+
+struct AgentOptions {
+  HollowAgentOptions connection;  // --server, --token, --ca-file (hollow's node fields unused)
+  std::string node_name;          // empty: the hostname
+  std::string node_ip;            // empty: the address of the default route's interface
+  std::string data_dir = "/var/lib/kelp/agent";
+  std::string cni_bin_dir = "/opt/cni/bin";
+  std::string cni_conf_dir = "/etc/cni/net.d";
+  std::string run_dir = "/run/kelp";  // runc's root is <run-dir>/runc
+  std::string pod_log_dir = "/var/log/pods";
+  bool disable_proxy = false;
+  std::string cluster_cidr;  // for the proxy's masquerading; empty: none
+};
+
+class Agent {
+ public:
+  // Connects, opens the store and the runtime (adopting what a previous agent left), starts
+  // the kubelet and the proxy.
+  static Result<std::unique_ptr<Agent>> Start(const AgentOptions& options);
+  ~Agent();  // Stop(); containers keep running
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+  void Stop();
+
+  // The seam a kubelet API server plugs into.
+  Kubelet& kubelet();
+  ContainerRuntime& runtime();
+
+ private:
+  struct Parts;
+  explicit Agent(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+// `kelp agent` (without --hollow): Agent::Start, then waits for SIGTERM/SIGINT.
+Status RunAgent(const AgentOptions& options);
+
+}  // namespace kelp::agent
