@@ -429,7 +429,9 @@ struct HttpsServer::Impl {
     boost::system::error_code error;
     ssl::context context{ssl::context::tls_client};
     if (request.tls) {
-      context.add_certificate_authority(asio::buffer(request.tls->ca_pem), error);
+      if (!request.tls->ca_pem.empty()) {
+        context.add_certificate_authority(asio::buffer(request.tls->ca_pem), error);
+      }
       if (!error && !request.tls->client_cert_pem.empty()) {
         context.use_certificate_chain(asio::buffer(request.tls->client_cert_pem), error);
       }

@@ -85,7 +85,9 @@ Result<std::string> FetchFromUpstream(const UpstreamRequest& request,
     ssl::context context{ssl::context::tls_client};
     SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
     if (request.tls) {
-      context.add_certificate_authority(asio::buffer(request.tls->ca_pem), error);
+      if (!request.tls->ca_pem.empty()) {
+        context.add_certificate_authority(asio::buffer(request.tls->ca_pem), error);
+      }
       if (!error && !request.tls->client_cert_pem.empty()) {
         context.use_certificate_chain(asio::buffer(request.tls->client_cert_pem), error);
       }
