@@ -11,6 +11,15 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/json.hpp>
 #include <cstring>
 #include <fstream>
@@ -51,6 +60,61 @@ bool WaitFor(Fn condition, std::chrono::milliseconds timeout = 30s) {
     std::this_thread::sleep_for(100ms);
   }
   return condition();
+}
+
+// What a direct WebSocket exec against the kubelet saw.
+struct ExecTranscript {
+  std::string protocol;  // the subprotocol the kubelet chose
+  std::string output;    // channel 1
+  std::string status;    // channel 3
+};
+
+// A WebSocket client of the kubelet's /exec (Beast, blocking, 20 s receive limit): sends
+// `frames` (channel byte + payload) after the handshake and reads until the kubelet closes.
+Result<ExecTranscript> KubeletExec(uint16_t port, const std::string& target,
+                                   const std::string& protocols, const fs::path& ca,
+                                   const fs::path& cert, const fs::path& key,
+                                   const std::vector<std::string>& frames) {
+  namespace asio = boost::asio;
+  namespace beast = boost::beast;
+  namespace websocket = beast::websocket;
+  try {
+    asio::io_context io;
+    asio::ssl::context context(asio::ssl::context::tls_client);
+    context.load_verify_file(ca.string());
+    if (!cert.empty()) {
+      context.use_certificate_chain_file(cert.string());
+      context.use_private_key_file(key.string(), asio::ssl::context::pem);
+    }
+    context.set_verify_mode(asio::ssl::verify_peer);
+    websocket::stream<beast::ssl_stream<asio::ip::tcp::socket>> ws(io, context);
+    auto& socket = beast::get_lowest_layer(ws);
+    socket.connect({asio::ip::make_address("127.0.0.1"), port});
+    timeval limit{.tv_sec = 20, .tv_usec = 0};
+    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    ws.next_layer().handshake(asio::ssl::stream_base::client);
+    ws.set_option(websocket::stream_base::decorator([&](websocket::request_type& request) {
+      request.set(beast::http::field::sec_websocket_protocol, protocols);
+    }));
+    websocket::response_type response;
+    ws.handshake(response, "127.0.0.1", target);
+    ExecTranscript transcript{.protocol = std::string(response[beast::http::field::sec_websocket_protocol])};
+    ws.binary(true);
+    for (const std::string& frame : frames) ws.write(asio::buffer(frame));
+    for (;;) {
+      beast::flat_buffer buffer;
+      beast::error_code error;
+      ws.read(buffer, error);
+      if (error) break;
+      std::string data = beast::buffers_to_string(buffer.data());
+      if (data.empty()) continue;
+      if (data[0] == 1) transcript.output += data.substr(1);
+      if (data[0] == 3) transcript.status += data.substr(1);
+    }
+    return transcript;
+  } catch (const std::exception& e) {
+    return UnavailableError(e.what());
+  }
 }
 
 class StreamingE2eTest : public ::testing::Test {
@@ -334,6 +398,34 @@ TEST_F(StreamingE2eTest, KubectlLogsExecAndTopThroughTheApiServer) {
   EXPECT_TRUE(std::regex_search(top_node.stdout_data,
                                 std::regex(node_name_ + R"(\s+[1-9]\d*m\s+\d+%\s+\d+Mi\s+\d+%)")))
       << top_node.stdout_data;
+}
+
+TEST_F(StreamingE2eTest, KubeletSpeaksV4WithTtyAndResizeAndRefusesStrangers) {
+  RunPod("term", {{.name = "sh", .command = {"sh", "-c", "while true; do sleep 1; done"}}});
+  const fs::path tls = tmp_.path() / "server" / "tls";
+  const std::string target =
+      "/exec/default/term/sh?command=sh&command=-c&command=read+x%3B+stty+size%3B+echo+got-%24x"
+      "&stdin=true&stdout=true&tty=true";
+  // An older client: v4 only. Resize first, then a line of input (a tty echoes it).
+  Result<ExecTranscript> v4 = KubeletExec(
+      kubelet_->port(), target, "v4.channel.k8s.io", tls / "ca.crt", tls / "kubelet-client.crt",
+      tls / "kubelet-client.key",
+      {std::string("\x04") + R"({"Width":100,"Height":30})", std::string("\x00", 1) + "abc\n"});
+  ASSERT_TRUE(v4.ok()) << v4.status().ToString();
+  EXPECT_EQ(v4->protocol, "v4.channel.k8s.io");
+  EXPECT_THAT(v4->output, HasSubstr("30 100"));
+  EXPECT_THAT(v4->output, HasSubstr("got-abc"));
+  EXPECT_EQ(v4->status, R"({"metadata":{},"status":"Success"})");
+
+  // No client certificate, or a certificate of the CA that is not for clients (the kubelet's
+  // own serving one): the TLS handshake fails.
+  const fs::path kubelet_dir = tmp_.path() / "kubelet";
+  EXPECT_FALSE(KubeletExec(kubelet_->port(), target, "v5.channel.k8s.io", tls / "ca.crt", "", "",
+                           {})
+                   .ok());
+  EXPECT_FALSE(KubeletExec(kubelet_->port(), target, "v5.channel.k8s.io", tls / "ca.crt",
+                           kubelet_dir / "kubelet.crt", kubelet_dir / "kubelet.key", {})
+                   .ok());
 }
 
 TEST_F(StreamingE2eTest, ClearErrorsWhenThePodCannotBeReached) {
