@@ -4,9 +4,13 @@
 
 #include <boost/json.hpp>
 
+#include "api/quantity.h"
 #include "apiserver/metrics_api.h"
 #include "apiserver/pki.h"
+#include "apiserver/rest.h"
+#include "common/testing/fake_clock.h"
 #include "common/testing/temp_dir.h"
+#include "storage/sqlite/sqlite_store.h"
 
 namespace kelp::apiserver {
 namespace {
@@ -188,6 +192,109 @@ TEST(MetricsApiTest, RatesComeFromTheCumulativeCountersBetweenScrapes) {
   EXPECT_EQ(second.nodes["node01"].usage.memory_bytes, 2048);
   EXPECT_EQ(second.pods["default/web"].usage.nano_cores, 100'000'000);
   EXPECT_EQ(AddSummaryToScrape("{", cumulative, second, 15s).code(), StatusCode::kInvalidArgument);
+}
+
+class MetricsApiHandleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = storage::sqlite::SqliteStore::Open((dir_.path() / "state.db").string());
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+    rest_ = std::make_unique<RestApi>(*store_, clock_);
+    ASSERT_TRUE(rest_->EnsureDefaultNamespaces().ok());
+    Create("/api/v1/nodes", R"({"metadata":{"name":"node01","labels":{"zone":"a"}}})");
+    Create("/api/v1/nodes", R"({"metadata":{"name":"quiet"}})");
+    for (const char* pod : {"web-1", "web-2", "db"}) {
+      const std::string app = std::string(pod).starts_with("web") ? "web" : "db";
+      Create("/api/v1/namespaces/default/pods",
+             R"({"metadata":{"name":")" + std::string(pod) + R"(","labels":{"app":")" + app +
+                 R"("}},"spec":{"nodeName":"node01","containers":[{"name":"c","image":"x"}]}})");
+    }
+    metrics_ = std::make_unique<MetricsApi>(
+        *store_,
+        [this](const json::object& node) -> Result<std::string> {
+          ++fetches_;
+          if (node.at("metadata").as_object().at("name") == "quiet") {
+            return UnavailableError("no answer");
+          }
+          return std::string(
+              R"({"node":{"nodeName":"node01","cpu":{"usageNanoCores":250000000},)"
+              R"("memory":{"workingSetBytes":104857600}},"pods":[)"
+              R"({"podRef":{"name":"web-1","namespace":"default"},"containers":[{"name":"c",)"
+              R"("cpu":{"usageNanoCores":90000000},"memory":{"workingSetBytes":1048576}}]},)"
+              R"({"podRef":{"name":"web-2","namespace":"default"},"containers":[{"name":"c",)"
+              R"("cpu":{"usageNanoCores":10000000},"memory":{"workingSetBytes":2097152}}]},)"
+              R"({"podRef":{"name":"db","namespace":"default"},"containers":[{"name":"c",)"
+              R"("cpu":{"usageNanoCores":5},"memory":{"workingSetBytes":1}}]}]})");
+        },
+        clock_, MetricsOptions{.resolution = 10s});
+  }
+
+  void Create(const std::string& path, const std::string& body) {
+    HttpResponse response = rest_->Handle(MakeRequest("POST", path, {}, body));
+    ASSERT_EQ(response.status, 201) << response.body;
+  }
+
+  HttpResponse Get(const std::string& target) {
+    return metrics_->Handle(MakeRequest("GET", target, {}, ""));
+  }
+
+  kelp::testing::ScopedTempDir dir_;
+  kelp::testing::FakeClock clock_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<RestApi> rest_;
+  std::unique_ptr<MetricsApi> metrics_;
+  int fetches_ = 0;
+};
+
+TEST_F(MetricsApiHandleTest, PodMetricsAsTheHpaReadsThem) {
+  HttpResponse response =
+      Get("/apis/metrics.k8s.io/v1beta1/namespaces/default/pods?labelSelector=app%3Dweb");
+  ASSERT_EQ(response.status, 200) << response.body;
+  json::object list = json::parse(response.body).as_object();
+  EXPECT_EQ(list["kind"], "PodMetricsList");
+  EXPECT_EQ(list["apiVersion"], "metrics.k8s.io/v1beta1");
+  const json::array& items = list["items"].as_array();
+  ASSERT_EQ(items.size(), 2u);
+  const json::object& first = items[0].as_object();
+  EXPECT_EQ(first.at("kind"), "PodMetrics");
+  EXPECT_EQ(first.at("metadata").as_object().at("name"), "web-1");
+  EXPECT_EQ(first.at("metadata").as_object().at("labels").as_object().at("app"), "web");
+  EXPECT_EQ(first.at("window"), "10s");
+  const json::object& usage =
+      first.at("containers").as_array()[0].as_object().at("usage").as_object();
+  // What the HPA controller does with it: 90m of CPU.
+  Result<long double> cpu = api::ParseQuantity(usage.at("cpu").as_string());
+  ASSERT_TRUE(cpu.ok());
+  EXPECT_EQ(std::llround(*cpu * 1000), 90);
+  EXPECT_EQ(usage.at("memory"), "1024Ki");
+
+  // Cached for the resolution: one scrape per node so far, none more until it passes.
+  EXPECT_EQ(fetches_, 2);
+  ASSERT_EQ(Get("/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/db").status, 200);
+  EXPECT_EQ(fetches_, 2);
+  clock_.Advance(11s);
+  ASSERT_EQ(Get("/apis/metrics.k8s.io/v1beta1/pods").status, 200);
+  EXPECT_EQ(fetches_, 4);
+}
+
+TEST_F(MetricsApiHandleTest, NodeMetricsAndErrors) {
+  HttpResponse nodes = Get("/apis/metrics.k8s.io/v1beta1/nodes");
+  ASSERT_EQ(nodes.status, 200) << nodes.body;
+  const json::value parsed = json::parse(nodes.body);
+  const json::array& items = parsed.as_object().at("items").as_array();
+  ASSERT_EQ(items.size(), 1u);  // "quiet" did not answer
+  EXPECT_EQ(items[0].as_object().at("usage").as_object().at("cpu"), "250000000n");
+  EXPECT_EQ(items[0].as_object().at("usage").as_object().at("memory"), "102400Ki");
+
+  HttpResponse quiet = Get("/apis/metrics.k8s.io/v1beta1/nodes/quiet");
+  EXPECT_EQ(quiet.status, 404);
+  EXPECT_EQ(Message(quiet), "nodes.metrics.k8s.io \"quiet\" not found");
+  EXPECT_EQ(Get("/apis/metrics.k8s.io/v1beta1/namespaces/default/nodes").status, 404);
+  EXPECT_EQ(Get("/apis/metrics.k8s.io/v1beta1/pods?labelSelector=%3D%3D").status, 400);
+  EXPECT_EQ(metrics_->Handle(MakeRequest("DELETE", "/apis/metrics.k8s.io/v1beta1/pods", {}, ""))
+                .status,
+            405);
 }
 
 }  // namespace

@@ -179,9 +179,9 @@ Status AddSummaryToScrape(
   return Status::Ok();
 }
 
-MetricsApi::MetricsApi(storage::Store& store, const KubeletConnector& kubelets, const Clock& clock,
+MetricsApi::MetricsApi(storage::Store& store, SummaryFetcher fetch_summary, const Clock& clock,
                        MetricsOptions options)
-    : store_(store), kubelets_(kubelets), clock_(clock), options_(options) {}
+    : store_(store), fetch_summary_(std::move(fetch_summary)), clock_(clock), options_(options) {}
 
 void MetricsApi::AddRoutes(Router& router) {
   router.AddPrefix(std::string(kPrefix), [this](const HttpRequest& request) {
@@ -207,7 +207,7 @@ std::shared_ptr<const MetricsApi::Scrape> MetricsApi::TakeScrape() {
     Result<json::object> node = DecodeStoredObject(kv, nodes);
     if (!node.ok()) continue;
     summaries.push_back(std::async(std::launch::async, [this, node = std::move(*node)] {
-      return kubelets_.StatsSummary(node, options_.scrape_timeout);
+      return fetch_summary_(node);
     }));
   }
   const auto default_window =

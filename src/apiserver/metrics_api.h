@@ -1,20 +1,20 @@
 // MetricsApi: metrics.k8s.io/v1beta1 NodeMetrics and PodMetrics (what metrics-server serves,
 // and `kubectl top` and the HPA read), gathered from every node's kubelet /stats/summary on
 // demand and kept for `resolution`: a request finding the last scrape older than that scrapes
-// all nodes again (in parallel, each bounded by `scrape_timeout`; a node that does not answer
-// just has no metrics). CPU is the rate between this scrape's and the previous one's
+// all nodes again (in parallel; a node that does not answer just has no metrics). CPU is the rate between this scrape's and the previous one's
 // cumulative counters (the window), or the kubelet's own usageNanoCores the first time;
 // memory is the working set. Pods carry their labels, so labelSelector works as it does for
 // pods; fieldSelector metadata.name/namespace too.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 
-#include "apiserver/kubelet_proxy.h"
 #include "apiserver/router.h"
 #include "common/clock.h"
 #include "storage/store.h"
@@ -23,12 +23,14 @@ namespace kelp::apiserver {
 
 struct MetricsOptions {
   std::chrono::milliseconds resolution{std::chrono::seconds(10)};
-  std::chrono::milliseconds scrape_timeout{std::chrono::seconds(5)};
 };
+
+// The kubelet Summary document of a node (KubeletConnector::StatsSummary in the server).
+using SummaryFetcher = std::function<Result<std::string>(const boost::json::object& node)>;
 
 class MetricsApi {
  public:
-  MetricsApi(storage::Store& store, const KubeletConnector& kubelets, const Clock& clock,
+  MetricsApi(storage::Store& store, SummaryFetcher fetch_summary, const Clock& clock,
              MetricsOptions options = {});
 
   // GET /apis/metrics.k8s.io/v1beta1/nodes[/name], /pods, /namespaces/{ns}/pods[/name].
@@ -58,7 +60,7 @@ class MetricsApi {
   std::shared_ptr<const Scrape> TakeScrape();
 
   storage::Store& store_;
-  const KubeletConnector& kubelets_;
+  const SummaryFetcher fetch_summary_;
   const Clock& clock_;
   const MetricsOptions options_;
   std::mutex mutex_;  // guards last_ and cumulative_, and serializes scrapes

@@ -151,7 +151,12 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
       UpstreamTls{.ca_pem = pki.ca_cert_pem,
                   .client_cert_pem = kubelet_client.cert_pem,
                   .client_key_pem = kubelet_client.key_pem});
-  server->metrics_ = std::make_unique<MetricsApi>(*server->store_, *server->kubelets_, clock);
+  server->metrics_ = std::make_unique<MetricsApi>(
+      *server->store_,
+      [kubelets = server->kubelets_.get()](const boost::json::object& node) {
+        return kubelets->StatsSummary(node, std::chrono::seconds(5));
+      },
+      clock);
   server->rest_ = std::make_unique<RestApi>(
       *server->store_, clock,
       RestOptions{.hooks = [&clock](const ResourceInfo& resource) {
