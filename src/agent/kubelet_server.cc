@@ -603,6 +603,19 @@ struct KubeletServer::Impl {
   asio::awaitable<void> ServeExec(Stream& stream, http::request<http::string_body> request,
                                   const std::string& pod_namespace, const std::string& pod,
                                   const std::string& container, const std::string& query) {
+    // The request's own errors first, so kubectl's SPDY retry after a refused WebSocket
+    // upgrade gets the same answer.
+    Result<ExecRequest> exec = ParseExecQuery(query);
+    if (!exec.ok()) {
+      co_await Write(stream, StatusResponse(400, "BadRequest", exec.status().message()));
+      co_return;
+    }
+    Result<std::string> id = co_await Find(pod_namespace, pod, container, false);
+    if (!id.ok()) {
+      auto [code, reason] = HttpCodeOf(id.status());
+      co_await Write(stream, StatusResponse(code, reason, id.status().message()));
+      co_return;
+    }
     if (!websocket::is_upgrade(request)) {
       co_await Write(stream, StatusResponse(400, "BadRequest",
                                             "exec needs a WebSocket upgrade with subprotocol " +
@@ -617,17 +630,6 @@ struct KubeletServer::Impl {
                                             "no supported stream protocol offered; supported: " +
                                                 std::string(kStreamProtocolV5) + ", " +
                                                 std::string(kStreamProtocolV4)));
-      co_return;
-    }
-    Result<ExecRequest> exec = ParseExecQuery(query);
-    if (!exec.ok()) {
-      co_await Write(stream, StatusResponse(400, "BadRequest", exec.status().message()));
-      co_return;
-    }
-    Result<std::string> id = co_await Find(pod_namespace, pod, container, false);
-    if (!id.ok()) {
-      auto [code, reason] = HttpCodeOf(id.status());
-      co_await Write(stream, StatusResponse(code, reason, id.status().message()));
       co_return;
     }
     ExecOptions exec_options{.cmd = exec->command, .tty = exec->tty, .stdin = exec->stdin};

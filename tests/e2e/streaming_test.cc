@@ -462,6 +462,9 @@ TEST_F(StreamingE2eTest, ClearErrorsWhenThePodCannotBeReached) {
   ProcessResult idle = Kubectl({"logs", "idle"});
   EXPECT_NE(idle.exit_code, 0);
   EXPECT_THAT(idle.stderr_data, HasSubstr("pod default/idle is not running on this node"));
+  ProcessResult idle_exec = Kubectl({"exec", "idle", "--", "true"});
+  EXPECT_NE(idle_exec.exit_code, 0);
+  EXPECT_THAT(idle_exec.stderr_data, HasSubstr("pod default/idle is not running on this node"));
 
   // A kubelet that does not answer: the node's address has nothing listening.
   kubelet_->Stop();
