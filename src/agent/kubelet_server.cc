@@ -50,6 +50,9 @@ constexpr auto kCloseTimeout = 5s;
 constexpr auto kOutputDrainTimeout = 2s;
 constexpr int kPoolThreads = 4;
 constexpr size_t kMaxQueuedLogBytes = 1024 * 1024;
+// Output of an exec'd process waiting to be written to the WebSocket; above this its pumps
+// stop reading (the process then blocks on a full pipe) until the client catches up.
+constexpr size_t kMaxQueuedExecBytes = 1024 * 1024;
 
 // A Status JSON answer; the connection closes after it.
 http::response<http::string_body> StatusResponse(int code, std::string_view reason,
@@ -496,12 +499,13 @@ struct KubeletServer::Impl {
 
   struct ExecBridge {
     ExecBridge(asio::io_context& io, WebSocket& websocket, ExecSession& exec_session)
-        : ws(websocket), session(exec_session), wake(io), children_changed(io) {}
+        : ws(websocket), session(exec_session), wake(io), children_changed(io), drained(io) {}
 
     void Send(uint8_t channel, std::string_view data) {
       if (broken) return;
       std::string frame(1, static_cast<char>(channel));
       frame.append(data);
+      outbox_bytes += frame.size();
       outbox.push_back(std::move(frame));
       wake.cancel();
     }
@@ -510,7 +514,10 @@ struct KubeletServer::Impl {
     ExecSession& session;
     asio::steady_timer wake;              // the writer sleeps on it
     asio::steady_timer children_changed;  // the session sleeps on it
+    asio::steady_timer drained;           // pumps sleep on it while the outbox is full
     std::deque<std::string> outbox;
+    size_t outbox_bytes = 0;
+    uint64_t progress = 0;  // reads from the process's output so far
     bool output_done = false;  // no more frames after the outbox
     bool broken = false;       // the WebSocket failed
     bool process_ended = false;
@@ -544,9 +551,15 @@ struct KubeletServer::Impl {
         bridge.outbox.pop_front();
         co_await bridge.ws.async_write(asio::buffer(frame),
                                        asio::redirect_error(asio::use_awaitable, error));
+        bridge.outbox_bytes -= frame.size();
+        if (bridge.outbox_bytes <= kMaxQueuedExecBytes / 2) bridge.drained.cancel();
         if (error) bridge.broken = true;
       }
-      if (bridge.broken) bridge.outbox.clear();
+      if (bridge.broken) {
+        bridge.outbox.clear();
+        bridge.outbox_bytes = 0;
+        bridge.drained.cancel();
+      }
       if (bridge.output_done || bridge.broken) co_return;
       bridge.wake.expires_at(asio::steady_timer::time_point::max());
       co_await bridge.wake.async_wait(asio::redirect_error(asio::use_awaitable, error));
@@ -561,8 +574,15 @@ struct KubeletServer::Impl {
     for (;;) {
       size_t n = co_await output.async_read_some(asio::buffer(buffer),
                                                  asio::redirect_error(asio::use_awaitable, error));
-      if (n > 0) bridge.Send(channel, std::string_view(buffer.data(), n));
+      if (n > 0) {
+        ++bridge.progress;
+        bridge.Send(channel, std::string_view(buffer.data(), n));
+      }
       if (error) break;  // EOF, EIO (a pty whose last holder is gone), or closed
+      while (bridge.outbox_bytes > kMaxQueuedExecBytes && !bridge.broken && output.is_open()) {
+        bridge.drained.expires_at(asio::steady_timer::time_point::max());
+        co_await bridge.drained.async_wait(asio::redirect_error(asio::use_awaitable, error));
+      }
     }
     std::erase(bridge.output_fds, &output);
     --bridge.running_pumps;
@@ -678,21 +698,30 @@ struct KubeletServer::Impl {
     co_await exited.async_wait(asio::posix::stream_descriptor::wait_read,
                                asio::redirect_error(asio::use_awaitable, error));
     bridge.process_ended = true;
-    // Output the process wrote just before it ended is still in its pipes.
+    // Output the process wrote just before it ended may still be in its pipes: read on while
+    // it keeps coming (or a slow client is still being written to), until EOF or
+    // kOutputDrainTimeout of silence (a background child holding the pipes open).
     asio::steady_timer drain(io);
-    drain.expires_after(kOutputDrainTimeout);
-    bool drained = false;
-    drain.async_wait([&](boost::system::error_code) {
-      if (!drained) {
+    uint64_t seen = bridge.progress;
+    auto quiet_since = std::chrono::steady_clock::now();
+    while (bridge.running_pumps > 0) {
+      const auto now = std::chrono::steady_clock::now();
+      if (bridge.progress != seen || bridge.outbox_bytes > 0) {
+        seen = bridge.progress;
+        quiet_since = now;
+      }
+      if (now - quiet_since >= kOutputDrainTimeout) {
         for (asio::posix::stream_descriptor* fd : bridge.output_fds) {
           boost::system::error_code ignored;
           fd->close(ignored);
         }
+        bridge.drained.cancel();
+        co_await WaitChildren(bridge, [&] { return bridge.running_pumps == 0; });
+        break;
       }
-      bridge.children_changed.cancel();
-    });
-    co_await WaitChildren(bridge, [&] { return bridge.running_pumps == 0; });
-    drained = true;
+      drain.expires_after(100ms);
+      co_await drain.async_wait(asio::redirect_error(asio::use_awaitable, error));
+    }
     drain.cancel();
 
     Result<int> exit_code = session->Wait(0ms);
@@ -710,9 +739,6 @@ struct KubeletServer::Impl {
     beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
     beast::get_lowest_layer(stream).socket().close(ignored);
     co_await WaitChildren(bridge, [&] { return bridge.running_children == 0; });
-    // `drain`'s handler may still be queued (cancelled): let it run before the frame goes.
-    drain.expires_after(0ms);
-    co_await drain.async_wait(asio::redirect_error(asio::use_awaitable, error));
   }
 
   KubeletServerOptions options;

@@ -368,6 +368,13 @@ TEST_F(StreamingE2eTest, KubectlLogsExecAndTopThroughTheApiServer) {
   EXPECT_EQ(hostname.stdout_data, "web\n");
   ProcessResult exit3 = Kubectl({"exec", "web", "-c", "app", "--", "sh", "-c", "exit 3"});
   EXPECT_EQ(exit3.exit_code, 3) << exit3.stderr_data;
+  // Much output: framed, relayed and flow-controlled without loss.
+  ProcessResult many = Kubectl({"exec", "web", "-c", "app", "--", "seq", "1", "200000"});
+  EXPECT_EQ(many.exit_code, 0) << many.stderr_data;
+  std::string expected;
+  for (int i = 1; i <= 200000; ++i) expected += std::to_string(i) + "\n";
+  EXPECT_TRUE(many.stdout_data == expected) << many.stdout_data.size() << " bytes, not "
+                                            << expected.size();
   ProcessResult stderr_out =
       Kubectl({"exec", "web", "-c", "app", "--", "sh", "-c", "echo out; echo err >&2"});
   EXPECT_EQ(stderr_out.exit_code, 0);
