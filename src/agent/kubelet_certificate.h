@@ -32,7 +32,7 @@ Result<KeyAndCsr> NewKeyAndCsr(std::string_view node_name);
 struct KubeletCertificate {
   std::string cert_pem;  // chain: the certificate, then the CA
   std::string key_pem;
-  std::string ca_pem;    // the cluster CA (trust for client certificates)
+  std::string ca_pem;  // the cluster CA (trust for client certificates)
 };
 
 // Makes a key and CSR and has the API server sign it for `node_name` and `addresses`.

@@ -25,7 +25,8 @@ std::string PercentDecode(std::string_view text) {
     char c = text[i];
     if (c == '+') {
       out += ' ';
-    } else if (c == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 && HexValue(text[i + 2]) >= 0) {
+    } else if (c == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
+               HexValue(text[i + 2]) >= 0) {
       out += static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2]));
       i += 2;
     } else {
@@ -53,8 +54,8 @@ Result<std::optional<int64_t>> OptionalInt(const std::multimap<std::string, std:
   int64_t value = 0;
   auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
   if (error != std::errc() || end != text->data() + text->size() || value < minimum) {
-    return InvalidArgumentError(std::string(key) + ": \"" + *text + "\" is not an integer >= " +
-                                std::to_string(minimum));
+    return InvalidArgumentError(std::string(key) + ": \"" + *text +
+                                "\" is not an integer >= " + std::to_string(minimum));
   }
   return std::optional<int64_t>(value);
 }
@@ -154,10 +155,9 @@ std::string ExecExitStatus(int exit_code, const std::vector<std::string>& comman
       {"message", "command terminated with non-zero exit code: error executing command " +
                       JoinCommand(command) + ", exit code " + std::to_string(exit_code)},
       {"reason", "NonZeroExitCode"},
-      {"details",
-       json::object{{"causes", json::array{json::object{
-                                   {"reason", "ExitCode"},
-                                   {"message", std::to_string(exit_code)}}}}}}};
+      {"details", json::object{{"causes", json::array{json::object{
+                                              {"reason", "ExitCode"},
+                                              {"message", std::to_string(exit_code)}}}}}}};
   return json::serialize(status);
 }
 
@@ -182,8 +182,8 @@ std::optional<TerminalSize> ParseTerminalSize(std::string_view payload) {
 }
 
 std::string StatusFailureJson(int code, std::string_view reason, std::string_view message) {
-  json::object status{{"kind", "Status"},      {"apiVersion", "v1"},  {"metadata", json::object()},
-                      {"status", "Failure"},   {"message", message}, {"reason", reason},
+  json::object status{{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", json::object()},
+                      {"status", "Failure"}, {"message", message}, {"reason", reason},
                       {"code", code}};
   return json::serialize(status);
 }

@@ -69,7 +69,8 @@ TEST(KubeletProtocolTest, SubprotocolPrefersV5ThenV4) {
 
 TEST(KubeletProtocolTest, ExitStatusCarriesTheExitCodeAsKubectlReadsIt) {
   EXPECT_EQ(ExecExitStatus(0, {"true"}), R"({"metadata":{},"status":"Success"})");
-  boost::json::object failure = boost::json::parse(ExecExitStatus(3, {"sh", "-c", "exit 3"})).as_object();
+  boost::json::object failure =
+      boost::json::parse(ExecExitStatus(3, {"sh", "-c", "exit 3"})).as_object();
   EXPECT_EQ(failure["status"], "Failure");
   EXPECT_EQ(failure["reason"], "NonZeroExitCode");
   const auto& cause = failure["details"].as_object()["causes"].as_array()[0].as_object();
@@ -106,10 +107,11 @@ TEST(KubeletProtocolTest, SummaryHasWhatMetricsServerReads) {
                    .usage_nano_cores = 1000};
   PodSummary pod{.name = "web", .pod_namespace = "default", .uid = "u1", .start_time = t};
   pod.usage = {.sample = {.time = t, .cpu_usage_ns = 3, .memory_working_set_bytes = 4096}};
-  pod.containers.push_back({.name = "nginx", .start_time = t,
-                            .usage = {.sample = {.time = t, .cpu_usage_ns = 3,
-                                                 .memory_working_set_bytes = 4096},
-                                      .usage_nano_cores = 250}});
+  pod.containers.push_back(
+      {.name = "nginx",
+       .start_time = t,
+       .usage = {.sample = {.time = t, .cpu_usage_ns = 3, .memory_working_set_bytes = 4096},
+                 .usage_nano_cores = 250}});
   summary.pods.push_back(pod);
   boost::json::object doc = boost::json::parse(SummaryJson(summary)).as_object();
   EXPECT_EQ(doc["node"].as_object()["nodeName"], "node01");

@@ -98,8 +98,8 @@ std::string PeerCommonName(SSL* ssl) {
   X509* cert = SSL_get1_peer_certificate(ssl);
   if (cert == nullptr) return "";
   char name[256] = {0};
-  int length = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, name,
-                                         sizeof name);
+  int length =
+      X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, name, sizeof name);
   X509_free(cert);
   return length > 0 ? std::string(name, static_cast<size_t>(length)) : "";
 }
@@ -204,14 +204,15 @@ struct KubeletServer::Impl {
   Status Configure() {
     boost::system::error_code error;
     tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                        ssl::context::no_tlsv1_1,
+                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
                     error);
     SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION);
     tls.use_certificate_chain_file(options.cert_path.string(), error);
-    if (error) return InvalidArgumentError("load " + options.cert_path.string() + ": " + error.message());
+    if (error)
+      return InvalidArgumentError("load " + options.cert_path.string() + ": " + error.message());
     tls.use_private_key_file(options.key_path.string(), ssl::context::pem, error);
-    if (error) return InvalidArgumentError("load " + options.key_path.string() + ": " + error.message());
+    if (error)
+      return InvalidArgumentError("load " + options.key_path.string() + ": " + error.message());
     if (options.client_ca_pem.empty()) return InvalidArgumentError("kubelet server: no client CA");
     tls.add_certificate_authority(asio::buffer(options.client_ca_pem), error);
     if (error) return InvalidArgumentError("client CA: " + error.message());
@@ -220,7 +221,8 @@ struct KubeletServer::Impl {
     SSL_CTX_set_purpose(tls.native_handle(), X509_PURPOSE_SSL_CLIENT);
 
     asio::ip::address address = asio::ip::make_address(options.bind_address, error);
-    if (error) return InvalidArgumentError("bind address \"" + options.bind_address + "\" is not an IP");
+    if (error)
+      return InvalidArgumentError("bind address \"" + options.bind_address + "\" is not an IP");
     tcp::endpoint endpoint(address, options.port);
     const std::string where = options.bind_address + ":" + std::to_string(options.port);
     if (acceptor.open(endpoint.protocol(), error) ||
@@ -338,15 +340,17 @@ struct KubeletServer::Impl {
     parser.header_limit(64 * 1024);
     parser.body_limit(64 * 1024);
     transport.expires_after(kRequestTimeout);
-    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, error));
+    co_await http::async_read(stream, buffer, parser,
+                              asio::redirect_error(asio::use_awaitable, error));
     if (error) co_return;
     http::request<http::string_body> request = parser.release();
 
     const std::string client = PeerCommonName(stream.native_handle());
     const auto& allowed = options.allowed_client_names;
     if (std::find(allowed.begin(), allowed.end(), client) == allowed.end()) {
-      co_await Write(stream, StatusResponse(403, "Forbidden",
-                                            "client \"" + client + "\" may not use the kubelet API"));
+      co_await Write(stream,
+                     StatusResponse(403, "Forbidden",
+                                    "client \"" + client + "\" may not use the kubelet API"));
       co_return;
     }
     const std::string_view target = request.target();
@@ -393,9 +397,8 @@ struct KubeletServer::Impl {
   asio::awaitable<Result<std::string>> Find(const std::string& pod_namespace,
                                             const std::string& pod, const std::string& container,
                                             bool previous) {
-    co_return co_await OnPool<Result<std::string>>([&, previous] {
-      return lookup.FindContainer(pod_namespace, pod, container, previous);
-    });
+    co_return co_await OnPool<Result<std::string>>(
+        [&, previous] { return lookup.FindContainer(pod_namespace, pod, container, previous); });
   }
 
   asio::awaitable<void> ServeLogs(Stream& stream, const std::string& pod_namespace,
@@ -517,7 +520,7 @@ struct KubeletServer::Impl {
     asio::steady_timer drained;           // pumps sleep on it while the outbox is full
     std::deque<std::string> outbox;
     size_t outbox_bytes = 0;
-    uint64_t progress = 0;  // reads from the process's output so far
+    uint64_t progress = 0;     // reads from the process's output so far
     bool output_done = false;  // no more frames after the outbox
     bool broken = false;       // the WebSocket failed
     bool process_ended = false;
@@ -637,10 +640,10 @@ struct KubeletServer::Impl {
       co_return;
     }
     if (!websocket::is_upgrade(request)) {
-      co_await Write(stream, StatusResponse(400, "BadRequest",
-                                            "exec needs a WebSocket upgrade with subprotocol " +
-                                                std::string(kStreamProtocolV5) +
-                                                " (SPDY is not supported)"));
+      co_await Write(
+          stream, StatusResponse(400, "BadRequest",
+                                 "exec needs a WebSocket upgrade with subprotocol " +
+                                     std::string(kStreamProtocolV5) + " (SPDY is not supported)"));
       co_return;
     }
     std::optional<std::string_view> protocol =
@@ -671,10 +674,9 @@ struct KubeletServer::Impl {
     ws.set_option(websocket::stream_base::decorator([chosen](websocket::response_type& response) {
       response.set(http::field::sec_websocket_protocol, chosen);
     }));
-    ws.set_option(websocket::stream_base::timeout{
-        .handshake_timeout = kRequestTimeout,
-        .idle_timeout = websocket::stream_base::none(),
-        .keep_alive_pings = false});
+    ws.set_option(websocket::stream_base::timeout{.handshake_timeout = kRequestTimeout,
+                                                  .idle_timeout = websocket::stream_base::none(),
+                                                  .keep_alive_pings = false});
     beast::get_lowest_layer(stream).expires_never();
     ws.binary(true);
     ws.read_message_max(1024 * 1024);

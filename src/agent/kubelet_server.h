@@ -30,7 +30,7 @@ namespace kelp::agent {
 
 struct KubeletServerOptions {
   std::string bind_address = "0.0.0.0";
-  uint16_t port = 10250;  // 0 picks a free port; see KubeletServer::port()
+  uint16_t port = 10250;            // 0 picks a free port; see KubeletServer::port()
   std::filesystem::path cert_path;  // serving certificate (chain, PEM) issued by the cluster CA
   std::filesystem::path key_path;   // its private key (PEM)
   std::string client_ca_pem;        // the cluster CA: client certificates must chain to it

@@ -33,7 +33,8 @@ std::optional<uint64_t> StatsCollector::RateOf(const std::string& key,
     return first;
   }
   Rate& rate = it->second;
-  if (sample.time - rate.base.time >= kMinimumWindow || sample.cpu_usage_ns < rate.base.cpu_usage_ns) {
+  if (sample.time - rate.base.time >= kMinimumWindow ||
+      sample.cpu_usage_ns < rate.base.cpu_usage_ns) {
     std::optional<uint64_t> now = CpuRate(rate.base, sample);
     rate.base = sample;
     if (now) rate.nano_cores = now;
@@ -76,8 +77,7 @@ Result<NodeSummary> StatsCollector::Collect() {
     const std::string key = "pod/" + sandbox.id;
     seen.insert(key);
     pod.usage = {.sample = sample,
-                 .usage_nano_cores =
-                     RateOf(key, sample, AverageSince(sandbox.created_at, sample))};
+                 .usage_nano_cores = RateOf(key, sample, AverageSince(sandbox.created_at, sample))};
     pods_nano_cores += pod.usage.usage_nano_cores.value_or(0);
     summary.pods.push_back(std::move(pod));
   }
@@ -85,8 +85,7 @@ Result<NodeSummary> StatsCollector::Collect() {
   if (node_stats.ok()) {
     CpuMemorySample sample = SampleOf(*node_stats);
     seen.insert("node");
-    summary.usage = {.sample = sample,
-                     .usage_nano_cores = RateOf("node", sample, pods_nano_cores)};
+    summary.usage = {.sample = sample, .usage_nano_cores = RateOf("node", sample, pods_nano_cores)};
   } else {
     summary.usage = {.sample = {.time = Clock::now()}, .usage_nano_cores = pods_nano_cores};
   }

@@ -423,8 +423,7 @@ struct HttpsServer::Impl {
                                         const UpstreamRequest& request) {
     const std::string where = request.host + ":" + std::to_string(request.port);
     auto dial_error = [&](const std::string& what) {
-      return StatusFailureResponse(500, "InternalError",
-                                   "error dialing backend: " + what);
+      return StatusFailureResponse(500, "InternalError", "error dialing backend: " + what);
     };
     boost::system::error_code error;
     ssl::context context{ssl::context::tls_client};
@@ -436,7 +435,8 @@ struct HttpsServer::Impl {
         context.use_certificate_chain(asio::buffer(request.tls->client_cert_pem), error);
       }
       if (!error && !request.tls->client_key_pem.empty()) {
-        context.use_private_key(asio::buffer(request.tls->client_key_pem), ssl::context::pem, error);
+        context.use_private_key(asio::buffer(request.tls->client_key_pem), ssl::context::pem,
+                                error);
       }
       if (error) {
         co_await WriteFailure(client, dial_error("TLS material: " + error.message()));
@@ -467,7 +467,8 @@ struct HttpsServer::Impl {
       co_return;
     }
     bool upgrade = false;
-    std::string head = request.method + " " + request.target + " HTTP/1.1\r\nHost: " + where + "\r\n";
+    std::string head =
+        request.method + " " + request.target + " HTTP/1.1\r\nHost: " + where + "\r\n";
     for (const auto& [name, value] : request.headers) {
       if (beast::iequals(name, "upgrade")) upgrade = true;
       head += name + ": " + value + "\r\n";
@@ -483,7 +484,9 @@ struct HttpsServer::Impl {
       client_buffer.consume(client_buffer.size());
     }
     if (error || stopping) {
-      if (!stopping) co_await WriteFailure(client, dial_error("send to " + where + ": " + error.message()));
+      if (!stopping) {
+        co_await WriteFailure(client, dial_error("send to " + where + ": " + error.message()));
+      }
       co_return;
     }
     beast::tcp_stream& client_transport = beast::get_lowest_layer(client);

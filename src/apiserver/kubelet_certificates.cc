@@ -19,12 +19,14 @@ void AddKubeletCertificateRoutes(Router& router, std::filesystem::path tls_dir) 
   router.AddPrefix(std::string(kPrefix), [tls_dir](const HttpRequest& request) {
     std::string_view rest = std::string_view(request.path).substr(kPrefix.size());
     if (!rest.ends_with(kSubresource)) {
-      return StatusFailureResponse(404, "NotFound", "the server could not find the requested resource");
+      return StatusFailureResponse(404, "NotFound",
+                                   "the server could not find the requested resource");
     }
     const std::string node(rest.substr(0, rest.size() - kSubresource.size()));
     if (request.method != "POST") {
-      return StatusFailureResponse(405, "MethodNotAllowed",
-                                   "the server does not allow this method on the requested resource");
+      return StatusFailureResponse(
+          405, "MethodNotAllowed",
+          "the server does not allow this method on the requested resource");
     }
     Result<json::object> body = ParseJsonObject(request.body);
     if (!body.ok()) return StatusFailureResponse(400, "BadRequest", body.status().message());
@@ -32,7 +34,8 @@ void AddKubeletCertificateRoutes(Router& router, std::filesystem::path tls_dir) 
     if (!csr.ok()) return StatusFailureResponse(400, "BadRequest", csr.status().message());
     std::vector<std::string> addresses;
     if (const json::value* list = body->if_contains("addresses")) {
-      if (!list->is_array()) return StatusFailureResponse(400, "BadRequest", "addresses: expected an array");
+      if (!list->is_array())
+        return StatusFailureResponse(400, "BadRequest", "addresses: expected an array");
       for (const json::value& address : list->get_array()) {
         if (!address.is_string()) {
           return StatusFailureResponse(400, "BadRequest", "addresses: expected strings");

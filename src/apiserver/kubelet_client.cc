@@ -45,12 +45,12 @@ struct Fetch {
                                       asio::redirect_error(asio::use_awaitable, error));
     }
     if (error) {
-      result = UnavailableError("error dialing backend: dial tcp " + where + ": " + error.message());
+      result =
+          UnavailableError("error dialing backend: dial tcp " + where + ": " + error.message());
       co_return;
     }
-    http::request<http::empty_body> message{request.method == "POST" ? http::verb::post
-                                                                      : http::verb::get,
-                                            request.target, 11};
+    http::request<http::empty_body> message{
+        request.method == "POST" ? http::verb::post : http::verb::get, request.target, 11};
     message.set(http::field::host, where);
     for (const auto& [name, value] : request.headers) message.set(name, value);
     message.keep_alive(false);

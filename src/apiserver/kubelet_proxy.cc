@@ -128,8 +128,7 @@ Result<KubeletEndpoint> KubeletEndpointOf(const json::object& node) {
                             "\" has no InternalIP address");
   }
   const json::value* port = FindPath(node, "status.daemonEndpoints.kubeletEndpoint.Port");
-  if (port != nullptr && port->is_int64() && port->get_int64() > 0 &&
-      port->get_int64() <= 65535) {
+  if (port != nullptr && port->is_int64() && port->get_int64() > 0 && port->get_int64() <= 65535) {
     endpoint.port = static_cast<uint16_t>(port->get_int64());
   }
   return endpoint;
@@ -171,9 +170,9 @@ HttpResponse KubeletConnector::PodLog(const HttpRequest& request, const json::ob
     const json::value* terminated = FindPath(*status, "state.terminated");
     if (waiting && waiting->is_object() && !running && !terminated) {
       const std::string reason = StringAt(waiting->get_object(), "reason");
-      return BadRequest("container \"" + *container + "\" in pod \"" +
-                        StringAt(pod, "metadata.name") + "\" is waiting to start: " +
-                        (reason.empty() ? "ContainerCreating" : reason));
+      return BadRequest(
+          "container \"" + *container + "\" in pod \"" + StringAt(pod, "metadata.name") +
+          "\" is waiting to start: " + (reason.empty() ? "ContainerCreating" : reason));
     }
   }
   Result<KubeletEndpoint> endpoint = PodKubelet(pod, node);
@@ -227,8 +226,8 @@ HttpResponse KubeletConnector::PodExec(const HttpRequest& request, const json::o
 Result<std::string> KubeletConnector::StatsSummary(const json::object& node,
                                                    std::chrono::milliseconds timeout) const {
   KELP_ASSIGN_OR_RETURN(KubeletEndpoint endpoint, KubeletEndpointOf(node));
-  UpstreamRequest request{.host = endpoint.host, .port = endpoint.port,
-                          .target = "/stats/summary", .tls = tls_};
+  UpstreamRequest request{
+      .host = endpoint.host, .port = endpoint.port, .target = "/stats/summary", .tls = tls_};
   return FetchFromUpstream(request, timeout);
 }
 

@@ -18,7 +18,7 @@
 namespace kelp::apiserver {
 
 struct KubeletEndpoint {
-  std::string host;  // the Node's InternalIP
+  std::string host;       // the Node's InternalIP
   uint16_t port = 10250;  // status.daemonEndpoints.kubeletEndpoint.Port
 };
 

@@ -27,9 +27,11 @@ json::object Pod(std::string_view extra_spec = "", std::string_view status = "{}
 
 json::object Node(std::string_view address = "10.0.0.5", int port = 0) {
   std::string text = R"({"metadata":{"name":"node01"},"status":{"addresses":[)";
-  if (!address.empty()) text += R"({"type":"InternalIP","address":")" + std::string(address) + R"("})";
+  if (!address.empty())
+    text += R"({"type":"InternalIP","address":")" + std::string(address) + R"("})";
   text += "]";
-  if (port) text += R"(,"daemonEndpoints":{"kubeletEndpoint":{"Port":)" + std::to_string(port) + "}}";
+  if (port)
+    text += R"(,"daemonEndpoints":{"kubeletEndpoint":{"Port":)" + std::to_string(port) + "}}";
   return json::parse(text + "}}").as_object();
 }
 
@@ -104,8 +106,8 @@ TEST(KubeletProxyTest, ClearErrorsBeforeAnyKubeletIsCalled) {
                                               Pod(R"("nodeName":"node01",)"), &addressless);
   EXPECT_EQ(no_address.status, 503);
 
-  HttpResponse wrong_container = connector.PodLog(Request("/x/log?container=db"),
-                                                  Pod(R"("nodeName":"node01",)"), &node);
+  HttpResponse wrong_container =
+      connector.PodLog(Request("/x/log?container=db"), Pod(R"("nodeName":"node01",)"), &node);
   EXPECT_EQ(wrong_container.status, 400);
   EXPECT_EQ(Message(wrong_container), "container db is not valid for pod web");
 
@@ -125,9 +127,9 @@ TEST(KubeletProxyTest, ClearErrorsBeforeAnyKubeletIsCalled) {
   EXPECT_EQ(Message(waiting),
             "container \"nginx\" in pod \"web\" is waiting to start: ErrImageNeverPull");
 
-  HttpResponse completed = connector.PodExec(Request("/x/exec?command=ls&stdout=1"),
-                                             Pod(R"("nodeName":"node01",)", R"({"phase":"Succeeded"})"),
-                                             &node);
+  HttpResponse completed =
+      connector.PodExec(Request("/x/exec?command=ls&stdout=1"),
+                        Pod(R"("nodeName":"node01",)", R"({"phase":"Succeeded"})"), &node);
   EXPECT_EQ(completed.status, 400);
   EXPECT_EQ(Message(completed),
             "cannot exec into a container in a completed pod; current phase is Succeeded");
@@ -147,9 +149,8 @@ TEST(KubeletCertificatesTest, SigningRefusesBadRequests) {
             StatusCode::kInvalidArgument);
   EXPECT_EQ(SignKubeletServingCertificate(dir.path(), "x", "bad name!", {}).status().code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(
-      SignKubeletServingCertificate(dir.path(), "x", "node01", {"not-an-ip"}).status().code(),
-      StatusCode::kInvalidArgument);
+  EXPECT_EQ(SignKubeletServingCertificate(dir.path(), "x", "node01", {"not-an-ip"}).status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST(KubeletCertificatesTest, ClientCertificateIsKeptAcrossStarts) {
@@ -167,8 +168,8 @@ TEST(KubeletCertificatesTest, ClientCertificateIsKeptAcrossStarts) {
 std::string Summary(int64_t seconds, uint64_t node_cpu_ns, uint64_t container_cpu_ns) {
   const std::string time = "2024-01-01T00:00:" + std::string(seconds < 10 ? "0" : "") +
                            std::to_string(seconds) + ".000000000Z";
-  return R"({"node":{"nodeName":"node01","cpu":{"time":")" + time +
-         R"(","usageCoreNanoSeconds":)" + std::to_string(node_cpu_ns) +
+  return R"({"node":{"nodeName":"node01","cpu":{"time":")" + time + R"(","usageCoreNanoSeconds":)" +
+         std::to_string(node_cpu_ns) +
          R"(,"usageNanoCores":7},"memory":{"workingSetBytes":2048}},"pods":[{"podRef":{"name":"web","namespace":"default"},"containers":[{"name":"nginx","cpu":{"time":")" +
          time + R"(","usageCoreNanoSeconds":)" + std::to_string(container_cpu_ns) +
          R"(,"usageNanoCores":5},"memory":{"workingSetBytes":1000}}]}]})";
@@ -292,9 +293,9 @@ TEST_F(MetricsApiHandleTest, NodeMetricsAndErrors) {
   EXPECT_EQ(Message(quiet), "nodes.metrics.k8s.io \"quiet\" not found");
   EXPECT_EQ(Get("/apis/metrics.k8s.io/v1beta1/namespaces/default/nodes").status, 404);
   EXPECT_EQ(Get("/apis/metrics.k8s.io/v1beta1/pods?labelSelector=%3D%3D").status, 400);
-  EXPECT_EQ(metrics_->Handle(MakeRequest("DELETE", "/apis/metrics.k8s.io/v1beta1/pods", {}, ""))
-                .status,
-            405);
+  EXPECT_EQ(
+      metrics_->Handle(MakeRequest("DELETE", "/apis/metrics.k8s.io/v1beta1/pods", {}, "")).status,
+      405);
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
 // MetricsApi (see the header): scraping, rates and the metrics.k8s.io objects.
 #include "apiserver/metrics_api.h"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+
+#include <boost/json.hpp>
 #include <cctype>
 #include <future>
 
@@ -28,7 +29,8 @@ std::optional<uint64_t> UintAt(const json::object& object, std::string_view path
   const json::value* value = FindPath(object, path);
   if (value == nullptr) return std::nullopt;
   if (value->is_uint64()) return value->get_uint64();
-  if (value->is_int64() && value->get_int64() >= 0) return static_cast<uint64_t>(value->get_int64());
+  if (value->is_int64() && value->get_int64() >= 0)
+    return static_cast<uint64_t>(value->get_int64());
   return std::nullopt;
 }
 
@@ -68,8 +70,7 @@ std::optional<MetricsApi::Usage> UsageOf(
     if (previous != cumulative.end() && *at > previous->second.first &&
         *counter >= previous->second.second) {
       const auto elapsed = *at - previous->second.first;
-      const long double ns =
-          std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count();
+      const long double ns = std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count();
       rate = static_cast<int64_t>(static_cast<long double>(*counter - previous->second.second) /
                                   ns * 1e9L);
       *window = std::max(std::chrono::seconds(1),
@@ -152,8 +153,7 @@ Status AddSummaryToScrape(
   for (const json::value& pod_value : pods->get_array()) {
     if (!pod_value.is_object()) continue;
     const json::object& pod = pod_value.get_object();
-    const std::string key =
-        StringAt(pod, "podRef.namespace") + "/" + StringAt(pod, "podRef.name");
+    const std::string key = StringAt(pod, "podRef.namespace") + "/" + StringAt(pod, "podRef.name");
     MetricsApi::Sample sample{.time = std::chrono::system_clock::now(), .window = default_window};
     const json::value* containers = pod.if_contains("containers");
     if (containers == nullptr || !containers->is_array() || containers->get_array().empty()) {
@@ -184,9 +184,8 @@ MetricsApi::MetricsApi(storage::Store& store, SummaryFetcher fetch_summary, cons
     : store_(store), fetch_summary_(std::move(fetch_summary)), clock_(clock), options_(options) {}
 
 void MetricsApi::AddRoutes(Router& router) {
-  router.AddPrefix(std::string(kPrefix), [this](const HttpRequest& request) {
-    return Handle(request);
-  });
+  router.AddPrefix(std::string(kPrefix),
+                   [this](const HttpRequest& request) { return Handle(request); });
 }
 
 std::shared_ptr<const MetricsApi::Scrape> MetricsApi::Current() {
@@ -206,9 +205,8 @@ std::shared_ptr<const MetricsApi::Scrape> MetricsApi::TakeScrape() {
   for (const storage::KeyValue& kv : listed->items) {
     Result<json::object> node = DecodeStoredObject(kv, nodes);
     if (!node.ok()) continue;
-    summaries.push_back(std::async(std::launch::async, [this, node = std::move(*node)] {
-      return fetch_summary_(node);
-    }));
+    summaries.push_back(std::async(
+        std::launch::async, [this, node = std::move(*node)] { return fetch_summary_(node); }));
   }
   const auto default_window =
       std::max(std::chrono::seconds(1),
@@ -224,26 +222,30 @@ HttpResponse MetricsApi::Handle(const HttpRequest& request) {
   if (request.method != "GET") return MethodNotAllowed();
   const std::string query_watch = QueryParam(request.query, "watch");
   if (query_watch == "true" || query_watch == "1") return MethodNotAllowed();
-  std::vector<std::string> segments = Segments(std::string_view(request.path).substr(kPrefix.size()));
+  std::vector<std::string> segments =
+      Segments(std::string_view(request.path).substr(kPrefix.size()));
   std::string namespace_name;
   if (segments.size() >= 3 && segments[0] == "namespaces") {
     namespace_name = segments[1];
     segments.erase(segments.begin(), segments.begin() + 2);
   }
-  if (segments.empty() || segments.size() > 2 || (segments[0] != "nodes" && segments[0] != "pods") ||
+  if (segments.empty() || segments.size() > 2 ||
+      (segments[0] != "nodes" && segments[0] != "pods") ||
       (segments[0] == "nodes" && !namespace_name.empty())) {
-    return StatusFailureResponse(404, "NotFound", "the server could not find the requested resource");
+    return StatusFailureResponse(404, "NotFound",
+                                 "the server could not find the requested resource");
   }
   const bool pods = segments[0] == "pods";
   const std::string name = segments.size() == 2 ? segments[1] : "";
   const ResourceInfo& metrics_resource = *FindResource("metrics.k8s.io", "v1beta1", segments[0]);
   const ResourceInfo& source = *FindResource("", "v1", segments[0]);
   if (pods && !name.empty() && namespace_name.empty()) {
-    return StatusFailureResponse(404, "NotFound", "the server could not find the requested resource");
+    return StatusFailureResponse(404, "NotFound",
+                                 "the server could not find the requested resource");
   }
-  Result<ObjectFilter> filter = ObjectFilter::Parse(QueryParam(request.query, "labelSelector"),
-                                                    QueryParam(request.query, "fieldSelector"),
-                                                    source.plural);
+  Result<ObjectFilter> filter =
+      ObjectFilter::Parse(QueryParam(request.query, "labelSelector"),
+                          QueryParam(request.query, "fieldSelector"), source.plural);
   if (!filter.ok()) return StatusFailureResponse(400, "BadRequest", filter.status().message());
 
   // The objects the metrics are about: their names and labels.
@@ -271,10 +273,10 @@ HttpResponse MetricsApi::Handle(const HttpRequest& request) {
     auto found = samples.find(pods ? object_namespace + "/" + object_name : object_name);
     if (found == samples.end()) continue;
     const Sample& sample = found->second;
-    json::object metadata{{"name", object_name},
-                          {"creationTimestamp", Rfc3339(clock_.WallNow())}};
+    json::object metadata{{"name", object_name}, {"creationTimestamp", Rfc3339(clock_.WallNow())}};
     if (pods) metadata["namespace"] = object_namespace;
-    if (const json::value* labels = FindPath(object, "metadata.labels")) metadata["labels"] = *labels;
+    if (const json::value* labels = FindPath(object, "metadata.labels"))
+      metadata["labels"] = *labels;
     json::object item{{"kind", metrics_resource.kind},
                       {"apiVersion", kApiVersion},
                       {"metadata", std::move(metadata)},

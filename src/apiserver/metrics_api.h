@@ -1,10 +1,10 @@
 // MetricsApi: metrics.k8s.io/v1beta1 NodeMetrics and PodMetrics (what metrics-server serves,
 // and `kubectl top` and the HPA read), gathered from every node's kubelet /stats/summary on
 // demand and kept for `resolution`: a request finding the last scrape older than that scrapes
-// all nodes again (in parallel; a node that does not answer just has no metrics). CPU is the rate between this scrape's and the previous one's
-// cumulative counters (the window), or the kubelet's own usageNanoCores the first time;
-// memory is the working set. Pods carry their labels, so labelSelector works as it does for
-// pods; fieldSelector metadata.name/namespace too.
+// all nodes again (in parallel; a node that does not answer just has no metrics). CPU is the rate
+// between this scrape's and the previous one's cumulative counters (the window), or the kubelet's
+// own usageNanoCores the first time; memory is the working set. Pods carry their labels, so
+// labelSelector works as it does for pods; fieldSelector metadata.name/namespace too.
 #pragma once
 
 #include <boost/json/object.hpp>

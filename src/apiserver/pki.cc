@@ -314,7 +314,8 @@ Result<KubeletClientFiles> EnsureKubeletClientCertificate(const std::filesystem:
   KELP_RETURN_IF_ERROR(CreateDirectories(tls_dir, 0700));
   KubeletClientFiles files{.cert_path = tls_dir / "kubelet-client.crt",
                            .key_path = tls_dir / "kubelet-client.key"};
-  KELP_ASSIGN_OR_RETURN(Authority ca, LoadOrCreateAuthority(tls_dir / "ca.crt", tls_dir / "ca.key"));
+  KELP_ASSIGN_OR_RETURN(Authority ca,
+                        LoadOrCreateAuthority(tls_dir / "ca.crt", tls_dir / "ca.key"));
   Result<std::string> cert_pem = ReadFile(files.cert_path);
   Result<std::string> key_pem = ReadFile(files.key_path);
   if (cert_pem.ok() && key_pem.ok()) {
@@ -375,7 +376,8 @@ Result<std::string> SignKubeletServingCertificate(const std::filesystem::path& t
     ERR_clear_error();
     return InvalidArgumentError("the certificate signing request's signature does not verify");
   }
-  KELP_ASSIGN_OR_RETURN(Authority ca, LoadOrCreateAuthority(tls_dir / "ca.crt", tls_dir / "ca.key"));
+  KELP_ASSIGN_OR_RETURN(Authority ca,
+                        LoadOrCreateAuthority(tls_dir / "ca.crt", tls_dir / "ca.key"));
   CertificateRequest request{
       .common_name = "system:node:" + node,
       .validity_days = kServingValidityDays,

@@ -1048,7 +1048,9 @@ HttpResponse RestApi::ProxyToKubelet(const Call& call) const {
   Result<storage::KeyValue> kv = store_.Get(call.Key());
   if (!kv.ok()) return StoreErrorResponse(kv.status(), call.resource, call.name);
   Result<json::object> pod = DecodeStoredObject(*kv, call.resource);
-  if (!pod.ok()) return StoreErrorResponse(InternalError(pod.status().message()), call.resource, call.name);
+  if (!pod.ok()) {
+    return StoreErrorResponse(InternalError(pod.status().message()), call.resource, call.name);
+  }
   std::optional<json::object> node;
   const json::value* node_name = FindPath(*pod, "spec.nodeName");
   if (node_name != nullptr && node_name->is_string() && !node_name->get_string().empty()) {
@@ -1115,7 +1117,9 @@ HttpResponse RestApi::Bind(const Call& call) const {
   Result<storage::KeyValue> kv = store_.Get(call.Key());
   if (!kv.ok()) return StoreErrorResponse(kv.status(), call.resource, call.name);
   Result<json::object> pod = DecodeStoredObject(*kv, call.resource);
-  if (!pod.ok()) return StoreErrorResponse(InternalError(pod.status().message()), call.resource, call.name);
+  if (!pod.ok()) {
+    return StoreErrorResponse(InternalError(pod.status().message()), call.resource, call.name);
+  }
   Result<std::optional<std::string>> assigned = FindString(*pod, "spec.nodeName");
   if (assigned.ok() && *assigned && !(*assigned)->empty()) {
     return ConflictResponse(call.resource, call.name,

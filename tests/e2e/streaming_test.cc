@@ -6,13 +6,14 @@
 // the node: it moves into a private mount namespace and a network namespace of its own, so
 // every mount, link and listener goes with them; TearDown removes sandboxes, containers,
 // shims and cgroups.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
-#include <unistd.h>
-
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -23,8 +24,6 @@
 #include <boost/json.hpp>
 #include <cstring>
 #include <fstream>
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 #include <regex>
 #include <thread>
 
@@ -98,7 +97,8 @@ Result<ExecTranscript> KubeletExec(uint16_t port, const std::string& target,
     }));
     websocket::response_type response;
     ws.handshake(response, "127.0.0.1", target);
-    ExecTranscript transcript{.protocol = std::string(response[beast::http::field::sec_websocket_protocol])};
+    ExecTranscript transcript{
+        .protocol = std::string(response[beast::http::field::sec_websocket_protocol])};
     ws.binary(true);
     for (const std::string& frame : frames) ws.write(asio::buffer(frame));
     for (;;) {
@@ -167,9 +167,11 @@ class StreamingE2eTest : public ::testing::Test {
     lookup_ = std::make_unique<RuntimeContainerLookup>(*runtime_);
 
     // The API server, in this process (and network namespace).
-    Result<std::unique_ptr<apiserver::Server>> server = apiserver::Server::Start(
-        {.data_dir = (tmp_.path() / "server").string(), .bind_address = "127.0.0.1",
-         .https_port = 0, .disable_agent = true});
+    Result<std::unique_ptr<apiserver::Server>> server =
+        apiserver::Server::Start({.data_dir = (tmp_.path() / "server").string(),
+                                  .bind_address = "127.0.0.1",
+                                  .https_port = 0,
+                                  .disable_agent = true});
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(*server);
     kubectl_ = std::make_unique<e2e::Kubectl>(runner_, tmp_.path() / "home",
@@ -228,7 +230,8 @@ class StreamingE2eTest : public ::testing::Test {
       Result<std::string> text = ReadFile(dir.path() / kShimInfoFile);
       Result<ShimInfo> shim = text.ok() ? ParseShimInfo(*text) : text.status();
       if (shim.ok()) {
-        Result<std::string> cmdline = ReadFile("/proc/" + std::to_string(shim->shim_pid) + "/cmdline");
+        Result<std::string> cmdline =
+            ReadFile("/proc/" + std::to_string(shim->shim_pid) + "/cmdline");
         if (cmdline.ok() && cmdline->find("kelp-shim") != std::string::npos) {
           ::kill(shim->shim_pid, SIGKILL);
         }
@@ -238,9 +241,9 @@ class StreamingE2eTest : public ::testing::Test {
     if (cgroups.ok()) {
       Status removed = cgroups->RemoveTree("kelp/" + node_name_);
       EXPECT_TRUE(removed.ok()) << removed.ToString();
-      for (const char* controller : {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer",
-                                     "blkio", "pids", "net_cls", "perf_event", "hugetlb",
-                                     "name=systemd", kUnifiedHierarchy}) {
+      for (const char* controller :
+           {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "net_cls",
+            "perf_event", "hugetlb", "name=systemd", kUnifiedHierarchy}) {
         Result<fs::path> dir = cgroups->Resolve(controller, "kelp");
         if (dir.ok()) ::rmdir(dir->c_str());
       }
@@ -251,11 +254,11 @@ class StreamingE2eTest : public ::testing::Test {
   }
 
   void RegisterNode(uint16_t kubelet_port) {
-    Result<json::object> created = api_->Create(
-        client::kNodes, "",
-        json::parse(R"({"apiVersion":"v1","kind":"Node","metadata":{"name":")" + node_name_ +
-                    R"("}})")
-            .as_object());
+    Result<json::object> created =
+        api_->Create(client::kNodes, "",
+                     json::parse(R"({"apiVersion":"v1","kind":"Node","metadata":{"name":")" +
+                                 node_name_ + R"("}})")
+                         .as_object());
     ASSERT_TRUE(created.ok()) << created.status().ToString();
     (*created)["status"] = json::parse(
         R"({"addresses":[{"type":"InternalIP","address":"127.0.0.1"},{"type":"Hostname","address":")" +
@@ -291,7 +294,8 @@ class StreamingE2eTest : public ::testing::Test {
     }
     json::object pod{{"apiVersion", "v1"},
                      {"kind", "Pod"},
-                     {"metadata", json::object{{"name", name}, {"namespace", "default"},
+                     {"metadata", json::object{{"name", name},
+                                               {"namespace", "default"},
                                                {"labels", json::object{{"app", name}}}}},
                      {"spec", json::object{{"nodeName", node_name_},
                                            {"containers", std::move(spec_containers)}}}};
@@ -337,7 +341,8 @@ TEST_F(StreamingE2eTest, KubectlLogsExecAndTopThroughTheApiServer) {
   ASSERT_TRUE(WaitFor([&] {
     logs = Kubectl({"logs", "web", "-c", "app"});
     return logs.exit_code == 0 && logs.stdout_data.find("to-stderr") != std::string::npos;
-  })) << logs.stdout_data << logs.stderr_data;
+  })) << logs.stdout_data
+      << logs.stderr_data;
   EXPECT_EQ(logs.stdout_data, "line-1\nline-2\nline-3\nline-4\nline-5\nto-stderr\n");
   ProcessResult tail = Kubectl({"logs", "web", "-c", "app", "--tail", "2"});
   EXPECT_EQ(tail.exit_code, 0) << tail.stderr_data;
@@ -373,20 +378,20 @@ TEST_F(StreamingE2eTest, KubectlLogsExecAndTopThroughTheApiServer) {
   EXPECT_EQ(many.exit_code, 0) << many.stderr_data;
   std::string expected;
   for (int i = 1; i <= 200000; ++i) expected += std::to_string(i) + "\n";
-  EXPECT_TRUE(many.stdout_data == expected) << many.stdout_data.size() << " bytes, not "
-                                            << expected.size();
+  EXPECT_TRUE(many.stdout_data == expected)
+      << many.stdout_data.size() << " bytes, not " << expected.size();
   ProcessResult stderr_out =
       Kubectl({"exec", "web", "-c", "app", "--", "sh", "-c", "echo out; echo err >&2"});
   EXPECT_EQ(stderr_out.exit_code, 0);
   EXPECT_EQ(stderr_out.stdout_data, "out\n");
   EXPECT_EQ(stderr_out.stderr_data, "err\n");
-  Result<ProcessResult> piped = runner_.Run(
-      {.argv = {e2e::kKubectl, "--kubeconfig", server_->kubeconfig_path().string(), "exec", "-i",
-                "web", "-c", "app", "--", "sh", "-c", "tr a-z A-Z"},
-       .env = std::vector<std::string>{"HOME=" + (tmp_.path() / "home").string(),
-                                       "PATH=/usr/bin:/bin"},
-       .stdin_data = "hello from stdin\n",
-       .timeout = 60s});
+  Result<ProcessResult> piped =
+      runner_.Run({.argv = {e2e::kKubectl, "--kubeconfig", server_->kubeconfig_path().string(),
+                            "exec", "-i", "web", "-c", "app", "--", "sh", "-c", "tr a-z A-Z"},
+                   .env = std::vector<std::string>{"HOME=" + (tmp_.path() / "home").string(),
+                                                   "PATH=/usr/bin:/bin"},
+                   .stdin_data = "hello from stdin\n",
+                   .timeout = 60s});
   ASSERT_TRUE(piped.ok());
   EXPECT_EQ(piped->exit_code, 0) << piped->stderr_data;
   EXPECT_EQ(piped->stdout_data, "HELLO FROM STDIN\n");
@@ -397,8 +402,8 @@ TEST_F(StreamingE2eTest, KubectlLogsExecAndTopThroughTheApiServer) {
     top_pod = Kubectl({"top", "pod", "web", "--containers"});
     return top_pod.exit_code == 0;
   })) << top_pod.stderr_data;
-  EXPECT_TRUE(std::regex_search(top_pod.stdout_data,
-                                std::regex(R"(web\s+app\s+[1-9]\d*m\s+\d+Mi)")))
+  EXPECT_TRUE(
+      std::regex_search(top_pod.stdout_data, std::regex(R"(web\s+app\s+[1-9]\d*m\s+\d+Mi)")))
       << top_pod.stdout_data;
   ProcessResult top_node = Kubectl({"top", "node"});
   EXPECT_EQ(top_node.exit_code, 0) << top_node.stderr_data;
@@ -427,9 +432,8 @@ TEST_F(StreamingE2eTest, KubeletSpeaksV4WithTtyAndResizeAndRefusesStrangers) {
   // No client certificate, or a certificate of the CA that is not for clients (the kubelet's
   // own serving one): the TLS handshake fails.
   const fs::path kubelet_dir = tmp_.path() / "kubelet";
-  EXPECT_FALSE(KubeletExec(kubelet_->port(), target, "v5.channel.k8s.io", tls / "ca.crt", "", "",
-                           {})
-                   .ok());
+  EXPECT_FALSE(
+      KubeletExec(kubelet_->port(), target, "v5.channel.k8s.io", tls / "ca.crt", "", "", {}).ok());
   EXPECT_FALSE(KubeletExec(kubelet_->port(), target, "v5.channel.k8s.io", tls / "ca.crt",
                            kubelet_dir / "kubelet.crt", kubelet_dir / "kubelet.key", {})
                    .ok());
@@ -451,21 +455,23 @@ TEST_F(StreamingE2eTest, ClearErrorsWhenThePodCannotBeReached) {
   EXPECT_THAT(exec.stderr_data, HasSubstr("not registered"));
 
   // Not scheduled at all.
-  ASSERT_TRUE(api_->Create(client::kPods, "default",
-                           json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"new"},)"
-                                       R"("spec":{"containers":[{"name":"c","image":"busybox"}]}})")
-                               .as_object())
-                  .ok());
+  ASSERT_TRUE(
+      api_->Create(client::kPods, "default",
+                   json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"new"},)"
+                               R"("spec":{"containers":[{"name":"c","image":"busybox"}]}})")
+                       .as_object())
+          .ok());
   ProcessResult unscheduled = Kubectl({"logs", "new"});
   EXPECT_THAT(unscheduled.stderr_data, HasSubstr("pod new does not have a host assigned"));
 
   // Bound to this node but not running here: the kubelet says so.
-  ASSERT_TRUE(api_->Create(client::kPods, "default",
-                           json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"idle"},)"
-                                       R"("spec":{"nodeName":")" + node_name_ +
-                                       R"(","containers":[{"name":"c","image":"busybox"}]}})")
-                               .as_object())
-                  .ok());
+  ASSERT_TRUE(
+      api_->Create(client::kPods, "default",
+                   json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"idle"},)"
+                               R"("spec":{"nodeName":")" +
+                               node_name_ + R"(","containers":[{"name":"c","image":"busybox"}]}})")
+                       .as_object())
+          .ok());
   ProcessResult idle = Kubectl({"logs", "idle"});
   EXPECT_NE(idle.exit_code, 0);
   EXPECT_THAT(idle.stderr_data, HasSubstr("pod default/idle is not running on this node"));
