@@ -51,6 +51,11 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
+std::string StringAt(const json::object& object, std::string_view path) {
+  const json::value* value = FindPath(object, path);
+  return value && value->is_string() ? std::string(value->get_string()) : "";
+}
+
 template <typename Fn>
 bool WaitFor(Fn condition, std::chrono::milliseconds timeout = 30s) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -405,6 +410,16 @@ TEST_F(StreamingE2eTest, KubectlLogsExecAndTopThroughTheApiServer) {
   EXPECT_TRUE(
       std::regex_search(top_pod.stdout_data, std::regex(R"(web\s+app\s+[1-9]\d*m\s+\d+Mi)")))
       << top_pod.stdout_data;
+  // What the HPA controller lists (controllers/hpa.cc): PodMetrics by label selector.
+  constexpr client::Resource kPodMetrics{"metrics.k8s.io", "v1beta1", "pods", true};
+  Result<client::ListResult> metrics =
+      api_->List(kPodMetrics, "default", {.label_selector = "app=web"});
+  ASSERT_TRUE(metrics.ok()) << metrics.status().ToString();
+  ASSERT_EQ(metrics->items.size(), 1u);
+  EXPECT_EQ(StringAt(metrics->items[0], "metadata.name"), "web");
+  EXPECT_THAT(StringAt(metrics->items[0], "window"), ::testing::MatchesRegex("[0-9]+s"));
+  EXPECT_THAT(StringAt(metrics->items[0], "containers.0.usage.cpu"),
+              ::testing::MatchesRegex("[0-9]+n"));
   ProcessResult top_node = Kubectl({"top", "node"});
   EXPECT_EQ(top_node.exit_code, 0) << top_node.stderr_data;
   EXPECT_TRUE(std::regex_search(top_node.stdout_data,
