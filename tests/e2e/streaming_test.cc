@@ -401,6 +401,21 @@ TEST_F(StreamingE2eTest, KubectlLogsExecAndTopThroughTheApiServer) {
   EXPECT_EQ(piped->exit_code, 0) << piped->stderr_data;
   EXPECT_EQ(piped->stdout_data, "HELLO FROM STDIN\n");
 
+  // exec -it: kubectl on a terminal (script(1) gives it one) gets a tty in the container.
+  Result<ProcessResult> tty = runner_.Run(
+      {.argv = {"script", "-qec",
+                std::string(e2e::kKubectl) + " --kubeconfig " +
+                    server_->kubeconfig_path().string() +
+                    " exec -it web -c app -- sh -c 'tty; echo tty-done'",
+                "/dev/null"},
+       .env = std::vector<std::string>{"HOME=" + (tmp_.path() / "home").string(),
+                                       "PATH=/usr/bin:/bin", "TERM=xterm"},
+       .timeout = 60s});
+  ASSERT_TRUE(tty.ok());
+  EXPECT_EQ(tty->exit_code, 0) << tty->stdout_data << tty->stderr_data;
+  EXPECT_THAT(tty->stdout_data, HasSubstr("/dev/pts/"));
+  EXPECT_THAT(tty->stdout_data, HasSubstr("tty-done"));
+
   // top: numbers from the kubelet's cgroup stats (the app container spins).
   ProcessResult top_pod;
   ASSERT_TRUE(WaitFor([&] {
