@@ -4,7 +4,9 @@
 // error codes, and exceptions from handlers are turned into 500 Status responses. A streamed
 // response (watch) is written chunk by chunk: its ResponseStream runs on a helper thread that
 // hands chunks over through a bounded queue and wakes the connection by posting to the io
-// thread, so a blocking producer never stalls other connections.
+// thread, so a blocking producer never stalls other connections. A proxied response (logs and
+// exec, relayed to a node's kubelet) connects to the upstream over mutual TLS, sends the
+// request on and relays bytes both ways until either side closes.
 #include "apiserver/https_server.h"
 
 #include <openssl/ssl.h>
@@ -14,6 +16,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -38,6 +41,7 @@ constexpr auto kHandshakeTimeout = 10s;
 constexpr auto kIdleTimeout = 120s;
 constexpr auto kTlsShutdownTimeout = 2s;
 constexpr auto kAcceptErrorBackoff = 50ms;
+constexpr auto kUpstreamConnectTimeout = 10s;
 // Handlers block (a write waits for its batch's fsync), so they run on this many threads: up
 // to as many writes share one group commit, and the io thread keeps serving other connections.
 constexpr int kHandlerThreads = 32;
@@ -345,6 +349,10 @@ struct HttpsServer::Impl {
         keep_alive = parser.get().keep_alive();
         response = co_await HandleOnPool(ToHttpRequest(parser.release()));
       }
+      if (response.upstream) {
+        co_await ProxyToUpstream(stream, buffer, *response.upstream);
+        co_return;
+      }
       if (response.stream) {
         // An open-ended stream (a watch) ends the connection: kubectl opens a new one per
         // watch anyway. A finite one (a LIST) keeps it.
@@ -361,6 +369,139 @@ struct HttpsServer::Impl {
     if (stopping) co_return;
     transport.expires_after(kTlsShutdownTimeout);
     co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, error));
+  }
+
+  // One direction of a proxied connection; when it ends, both connections are closed so the
+  // other direction ends too.
+  struct RelayState {
+    explicit RelayState(asio::io_context& io) : done(io, asio::steady_timer::time_point::max()) {}
+    void CloseBoth() {
+      boost::system::error_code ignored;
+      for (beast::tcp_stream* transport : {client, upstream}) {
+        transport->socket().shutdown(tcp::socket::shutdown_both, ignored);
+        transport->socket().close(ignored);
+      }
+    }
+    beast::tcp_stream* client = nullptr;
+    beast::tcp_stream* upstream = nullptr;
+    int running = 0;
+    asio::steady_timer done;
+  };
+
+  asio::awaitable<void> Relay(Stream& from, Stream& to, RelayState& state) {
+    std::array<char, 16 * 1024> chunk;
+    boost::system::error_code error;
+    for (;;) {
+      size_t n = co_await from.async_read_some(asio::buffer(chunk),
+                                               asio::redirect_error(asio::use_awaitable, error));
+      if (n > 0) {
+        boost::system::error_code write_error;
+        co_await asio::async_write(to, asio::buffer(chunk.data(), n),
+                                   asio::redirect_error(asio::use_awaitable, write_error));
+        if (write_error) break;
+      }
+      if (error) break;
+    }
+    state.CloseBoth();
+    --state.running;
+    state.done.cancel();
+  }
+
+  asio::awaitable<void> WriteFailure(Stream& stream, HttpResponse response) {
+    boost::system::error_code error;
+    auto message = ToBeastResponse(std::move(response), false);
+    beast::get_lowest_layer(stream).expires_after(kIdleTimeout);
+    co_await http::async_write(stream, message, asio::redirect_error(asio::use_awaitable, error));
+    if (error) co_return;
+    beast::get_lowest_layer(stream).expires_after(kTlsShutdownTimeout);
+    co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, error));
+  }
+
+  // Sends the request to the upstream and relays bytes both ways (see UpstreamRequest). The
+  // client connection ends with it.
+  asio::awaitable<void> ProxyToUpstream(Stream& client, beast::flat_buffer& client_buffer,
+                                        const UpstreamRequest& request) {
+    const std::string where = request.host + ":" + std::to_string(request.port);
+    auto dial_error = [&](const std::string& what) {
+      return StatusFailureResponse(500, "InternalError", "error dialing backend: " + what);
+    };
+    boost::system::error_code error;
+    ssl::context context{ssl::context::tls_client};
+    if (request.tls) {
+      if (!request.tls->ca_pem.empty()) {
+        context.add_certificate_authority(asio::buffer(request.tls->ca_pem), error);
+      }
+      if (!error && !request.tls->client_cert_pem.empty()) {
+        context.use_certificate_chain(asio::buffer(request.tls->client_cert_pem), error);
+      }
+      if (!error && !request.tls->client_key_pem.empty()) {
+        context.use_private_key(asio::buffer(request.tls->client_key_pem), ssl::context::pem,
+                                error);
+      }
+      if (error) {
+        co_await WriteFailure(client, dial_error("TLS material: " + error.message()));
+        co_return;
+      }
+    }
+    SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
+    context.set_verify_mode(ssl::verify_peer);
+    asio::ip::address address = asio::ip::make_address(request.host, error);
+    if (error) {
+      co_await WriteFailure(client, dial_error("\"" + request.host + "\" is not an IP address"));
+      co_return;
+    }
+    Stream upstream(io, context);
+    upstream.set_verify_callback(ssl::host_name_verification(request.host));
+    beast::tcp_stream& upstream_transport = beast::get_lowest_layer(upstream);
+    OpenStreamRegistration registration(open_streams, &upstream_transport);
+    upstream_transport.expires_after(kUpstreamConnectTimeout);
+    co_await upstream_transport.async_connect(tcp::endpoint(address, request.port),
+                                              asio::redirect_error(asio::use_awaitable, error));
+    if (!error && !stopping) {
+      co_await upstream.async_handshake(ssl::stream_base::client,
+                                        asio::redirect_error(asio::use_awaitable, error));
+    }
+    if (stopping) co_return;
+    if (error) {
+      co_await WriteFailure(client, dial_error("dial tcp " + where + ": " + error.message()));
+      co_return;
+    }
+    bool upgrade = false;
+    std::string head =
+        request.method + " " + request.target + " HTTP/1.1\r\nHost: " + where + "\r\n";
+    for (const auto& [name, value] : request.headers) {
+      if (beast::iequals(name, "upgrade")) upgrade = true;
+      head += name + ": " + value + "\r\n";
+    }
+    if (!upgrade) head += "Connection: close\r\n";
+    head += "\r\n";
+    co_await asio::async_write(upstream, asio::buffer(head),
+                               asio::redirect_error(asio::use_awaitable, error));
+    if (!error && client_buffer.size() > 0) {
+      // Bytes the client sent after its request head (none from kubectl, which waits for 101).
+      co_await asio::async_write(upstream, client_buffer.data(),
+                                 asio::redirect_error(asio::use_awaitable, error));
+      client_buffer.consume(client_buffer.size());
+    }
+    if (error || stopping) {
+      if (!stopping) {
+        co_await WriteFailure(client, dial_error("send to " + where + ": " + error.message()));
+      }
+      co_return;
+    }
+    beast::tcp_stream& client_transport = beast::get_lowest_layer(client);
+    client_transport.expires_never();
+    upstream_transport.expires_never();
+    RelayState state(io);
+    state.client = &client_transport;
+    state.upstream = &upstream_transport;
+    state.running = 2;
+    asio::co_spawn(io, Relay(upstream, client, state), asio::detached);
+    asio::co_spawn(io, Relay(client, upstream, state), asio::detached);
+    while (state.running > 0) {
+      state.done.expires_at(asio::steady_timer::time_point::max());
+      co_await state.done.async_wait(asio::redirect_error(asio::use_awaitable, error));
+    }
   }
 
   // Keeps `active_pumps` listing the streamed responses in flight, so shutdown can end them.

@@ -310,6 +310,89 @@ Result<PkiFiles> EnsurePki(const std::filesystem::path& tls_dir,
   return files;
 }
 
+Result<KubeletClientFiles> EnsureKubeletClientCertificate(const std::filesystem::path& tls_dir) {
+  KELP_RETURN_IF_ERROR(CreateDirectories(tls_dir, 0700));
+  KubeletClientFiles files{.cert_path = tls_dir / "kubelet-client.crt",
+                           .key_path = tls_dir / "kubelet-client.key"};
+  KELP_ASSIGN_OR_RETURN(Authority ca,
+                        LoadOrCreateAuthority(tls_dir / "ca.crt", tls_dir / "ca.key"));
+  Result<std::string> cert_pem = ReadFile(files.cert_path);
+  Result<std::string> key_pem = ReadFile(files.key_path);
+  if (cert_pem.ok() && key_pem.ok()) {
+    Result<X509Ptr> cert = ParseCertificate(*cert_pem);
+    Result<EvpPkeyPtr> key = ParsePrivateKey(*key_pem);
+    time_t renew_at = std::time(nullptr) + kServingRenewBeforeSeconds;
+    if (cert.ok() && key.ok() && X509_check_private_key(cert->get(), key->get()) == 1 &&
+        VerifyCertificateAgainstCa(*cert_pem, ca.cert_pem).ok() &&
+        X509_cmp_time(X509_get0_notAfter(cert->get()), &renew_at) > 0) {
+      files.cert_pem = std::move(*cert_pem);
+      files.key_pem = std::move(*key_pem);
+      return files;
+    }
+    ERR_clear_error();
+  }
+  KELP_ASSIGN_OR_RETURN(EvpPkeyPtr key, GenerateKey());
+  CertificateRequest request{
+      .common_name = "kube-apiserver-kubelet-client",
+      .validity_days = kServingValidityDays,
+      .extensions = {{NID_basic_constraints, "critical,CA:FALSE"},
+                     {NID_key_usage, "critical,digitalSignature"},
+                     {NID_ext_key_usage, "clientAuth"},
+                     {NID_subject_key_identifier, "hash"},
+                     {NID_authority_key_identifier, "keyid:always"}}};
+  KELP_ASSIGN_OR_RETURN(X509Ptr cert,
+                        IssueCertificate(request, key.get(), ca.cert.get(), ca.key.get()));
+  KELP_ASSIGN_OR_RETURN(files.key_pem, PrivateKeyPem(key.get()));
+  KELP_ASSIGN_OR_RETURN(files.cert_pem, CertificatePem(cert.get()));
+  KELP_RETURN_IF_ERROR(WriteFileAtomic(files.key_path, files.key_pem, kPrivateKeyMode));
+  KELP_RETURN_IF_ERROR(WriteFileAtomic(files.cert_path, files.cert_pem, kCertificateMode));
+  return files;
+}
+
+Result<std::string> SignKubeletServingCertificate(const std::filesystem::path& tls_dir,
+                                                  std::string_view csr_pem,
+                                                  std::string_view node_name,
+                                                  const std::vector<std::string>& addresses) {
+  const std::string node(node_name);
+  if (!IsValidDnsName(node) || node.find('*') != std::string::npos) {
+    return InvalidArgumentError("node name \"" + node + "\" is not a valid DNS name");
+  }
+  std::vector<std::string> sans = {"DNS:" + node};
+  for (const std::string& address : addresses) {
+    std::optional<std::string> ip = CanonicalIp(address);
+    if (!ip) return InvalidArgumentError("address \"" + address + "\" is not an IP address");
+    sans.push_back("IP:" + *ip);
+  }
+  BioPtr bio(BIO_new_mem_buf(csr_pem.data(), static_cast<int>(csr_pem.size())));
+  if (!bio) return OpenSslError("BIO_new_mem_buf");
+  std::unique_ptr<X509_REQ, OpenSslDeleter<X509_REQ_free>> csr(
+      PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
+  if (!csr) {
+    ERR_clear_error();
+    return InvalidArgumentError("not a PEM certificate signing request");
+  }
+  EVP_PKEY* public_key = X509_REQ_get0_pubkey(csr.get());
+  if (public_key == nullptr || X509_REQ_verify(csr.get(), public_key) != 1) {
+    ERR_clear_error();
+    return InvalidArgumentError("the certificate signing request's signature does not verify");
+  }
+  KELP_ASSIGN_OR_RETURN(Authority ca,
+                        LoadOrCreateAuthority(tls_dir / "ca.crt", tls_dir / "ca.key"));
+  CertificateRequest request{
+      .common_name = "system:node:" + node,
+      .validity_days = kServingValidityDays,
+      .extensions = {{NID_basic_constraints, "critical,CA:FALSE"},
+                     {NID_key_usage, "critical,digitalSignature"},
+                     {NID_ext_key_usage, "serverAuth"},
+                     {NID_subject_key_identifier, "hash"},
+                     {NID_authority_key_identifier, "keyid:always"},
+                     {NID_subject_alt_name, JoinWithCommas(sans)}}};
+  KELP_ASSIGN_OR_RETURN(X509Ptr cert,
+                        IssueCertificate(request, public_key, ca.cert.get(), ca.key.get()));
+  KELP_ASSIGN_OR_RETURN(std::string cert_pem, CertificatePem(cert.get()));
+  return cert_pem + ca.cert_pem;
+}
+
 Result<std::vector<std::string>> CertificateSubjectAltNames(std::string_view cert_pem) {
   KELP_ASSIGN_OR_RETURN(X509Ptr cert, ParseCertificate(cert_pem));
   GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(

@@ -38,6 +38,28 @@ Result<PkiFiles> EnsurePki(const std::filesystem::path& tls_dir,
 // The certificate's SANs as sorted, de-duplicated "DNS:<name>" / "IP:<address>" strings.
 Result<std::vector<std::string>> CertificateSubjectAltNames(std::string_view cert_pem);
 
+// The API server's client identity towards kubelets (logs, exec, stats): kubelet-client.crt
+// and .key in `tls_dir`, CN "kube-apiserver-kubelet-client", extended key usage clientAuth only,
+// signed by the CA there. Created once, re-issued when it no longer verifies or nears expiry.
+struct KubeletClientFiles {
+  std::filesystem::path cert_path;
+  std::filesystem::path key_path;
+  std::string cert_pem;
+  std::string key_pem;
+};
+Result<KubeletClientFiles> EnsureKubeletClientCertificate(const std::filesystem::path& tls_dir);
+
+// A node's kubelet serving certificate, signed by the CA in `tls_dir`. The CSR (PEM) is only
+// proof that the caller holds the key: its signature must verify, and its subject and
+// extensions are ignored. The certificate says CN "system:node:<node_name>", SANs DNS
+// <node_name> and each of `addresses` (IP literals), serverAuth only, valid one year. Returns
+// the chain PEM (the certificate, then the CA). InvalidArgument for a bad CSR, node name or
+// address.
+Result<std::string> SignKubeletServingCertificate(const std::filesystem::path& tls_dir,
+                                                  std::string_view csr_pem,
+                                                  std::string_view node_name,
+                                                  const std::vector<std::string>& addresses);
+
 // OK if `cert_pem` chains to `ca_pem` and is currently valid.
 Status VerifyCertificateAgainstCa(std::string_view cert_pem, std::string_view ca_pem);
 

@@ -72,6 +72,12 @@ std::vector<ResourceInfo> BuildTable() {
   table.push_back({.group = "discovery.k8s.io", .version = "v1", .kind = "EndpointSlice",
                    .plural = "endpointslices", .singular = "endpointslice",
                    .verbs = kAllVerbs});
+  // Served by metrics_api.h from the kubelets, never stored.
+  table.push_back({.group = "metrics.k8s.io", .version = "v1beta1", .kind = "NodeMetrics",
+                   .plural = "nodes", .singular = "", .namespaced = false,
+                   .verbs = {"get", "list"}});
+  table.push_back({.group = "metrics.k8s.io", .version = "v1beta1", .kind = "PodMetrics",
+                   .plural = "pods", .singular = "", .verbs = {"get", "list"}});
   return table;
 }
 

@@ -16,6 +16,7 @@
 #include "api/protobuf_decode.h"
 #include "api/patch.h"
 #include "apiserver/allocator.h"
+#include "apiserver/kubelet_proxy.h"
 #include "apiserver/list_body.h"
 #include "apiserver/objects.h"
 #include "apiserver/selection.h"
@@ -520,9 +521,7 @@ HttpResponse RestApi::Dispatch(const Call& call) const {
   if (!call.subresource.empty()) {
     const SubresourceInfo& sub = *call.resource.FindSubresource(call.subresource);
     if (!Allows(sub.verbs, VerbOf(method, true, false))) return MethodNotAllowedResponse(method);
-    if (sub.name == "log" || sub.name == "exec") {
-      return ServiceUnavailableResponse("the node agent is not available yet");
-    }
+    if (sub.name == "log" || sub.name == "exec") return ProxyToKubelet(call);
     if (sub.name == "binding") return Bind(call);
     if (sub.name == "finalize") return Finalize(call);
     if (sub.name == "scale") return method == "GET" ? GetScale(call) : WriteScale(call);
@@ -1042,6 +1041,32 @@ HttpResponse RestApi::CreateByApply(const Call& call) const {
   return Create(create_call);
 }
 
+HttpResponse RestApi::ProxyToKubelet(const Call& call) const {
+  if (options_.kubelets == nullptr) {
+    return ServiceUnavailableResponse("this server has no client for node agents");
+  }
+  Result<storage::KeyValue> kv = store_.Get(call.Key());
+  if (!kv.ok()) return StoreErrorResponse(kv.status(), call.resource, call.name);
+  Result<json::object> pod = DecodeStoredObject(*kv, call.resource);
+  if (!pod.ok()) {
+    return StoreErrorResponse(InternalError(pod.status().message()), call.resource, call.name);
+  }
+  std::optional<json::object> node;
+  const json::value* node_name = FindPath(*pod, "spec.nodeName");
+  if (node_name != nullptr && node_name->is_string() && !node_name->get_string().empty()) {
+    const ResourceInfo& nodes = *FindResource("", "v1", "nodes");
+    Result<storage::KeyValue> node_kv =
+        store_.Get(StorageKey(nodes, "", std::string(node_name->get_string())));
+    if (node_kv.ok()) {
+      Result<json::object> decoded = DecodeStoredObject(*node_kv, nodes);
+      if (decoded.ok()) node = std::move(*decoded);
+    }
+  }
+  const json::object* node_object = node ? &*node : nullptr;
+  return call.subresource == "log" ? options_.kubelets->PodLog(call.request, *pod, node_object)
+                                   : options_.kubelets->PodExec(call.request, *pod, node_object);
+}
+
 HttpResponse RestApi::GetScale(const Call& call) const {
   Result<storage::KeyValue> kv = store_.Get(call.Key());
   if (!kv.ok()) return StoreErrorResponse(kv.status(), call.resource, call.name);
@@ -1126,7 +1151,9 @@ HttpResponse RestApi::Bind(const Call& call) const {
   Result<storage::KeyValue> kv = store_.Get(call.Key());
   if (!kv.ok()) return StoreErrorResponse(kv.status(), call.resource, call.name);
   Result<json::object> pod = DecodeStoredObject(*kv, call.resource);
-  if (!pod.ok()) return StoreErrorResponse(InternalError(pod.status().message()), call.resource, call.name);
+  if (!pod.ok()) {
+    return StoreErrorResponse(InternalError(pod.status().message()), call.resource, call.name);
+  }
   Result<std::optional<std::string>> assigned = FindString(*pod, "spec.nodeName");
   if (assigned.ok() && *assigned && !(*assigned)->empty()) {
     return ConflictResponse(call.resource, call.name,

@@ -24,6 +24,7 @@
 
 namespace kelp::apiserver {
 
+class KubeletConnector;
 class ServiceAllocator;
 class WatchCache;
 
@@ -75,6 +76,8 @@ struct RestOptions {
   // Watches without timeoutSeconds end after this long (clients re-watch).
   std::chrono::seconds default_watch_timeout{1800};
   std::chrono::seconds bookmark_interval{60};
+  // Relays pods/log and pods/exec to the pod's kubelet (kubelet_proxy.h); null: they answer 503.
+  const KubeletConnector* kubelets = nullptr;
 };
 
 class RestApi {
@@ -109,6 +112,8 @@ class RestApi {
   HttpResponse GetScale(const Call& call) const;
   HttpResponse WriteScale(const Call& call) const;
   HttpResponse Bind(const Call& call) const;
+  // pods/log and pods/exec through options_.kubelets.
+  HttpResponse ProxyToKubelet(const Call& call) const;
 
   // Stores `updated` over the object at `mod_revision` (or deletes it when it is being
   // deleted and its last finalizer is gone) and answers with the result.

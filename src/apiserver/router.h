@@ -3,6 +3,7 @@
 // API handlers never see Beast or Asio types.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -42,6 +43,30 @@ class ResponseStream {
   virtual bool KeepsConnection() const { return false; }
 };
 
+// TLS material for calling an upstream HTTPS server: the CA its certificate must chain to (its
+// name is checked against UpstreamRequest::host) and the client certificate to present.
+struct UpstreamTls {
+  std::string ca_pem;
+  std::string client_cert_pem;
+  std::string client_key_pem;
+};
+
+// A request the transport sends on to another HTTPS server (a node's kubelet), relaying the
+// answer: the upstream's response head and body go to the client byte for byte, and after a
+// 101 Switching Protocols (a WebSocket upgrade) bytes flow both ways until either side closes.
+// The client connection closes afterwards. If the upstream cannot be reached, the client gets
+// a 500 Status "error dialing backend: ...".
+struct UpstreamRequest {
+  std::string host;  // an IP literal (or name) the upstream's certificate carries
+  uint16_t port = 0;
+  std::string method = "GET";
+  std::string target;  // path and query at the upstream
+  // Sent besides Host (e.g. the client's Upgrade, Connection and Sec-WebSocket-* headers);
+  // without an Upgrade header, "Connection: close" is sent.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::shared_ptr<const UpstreamTls> tls;
+};
+
 struct HttpResponse {
   int status = 200;
   std::string content_type;
@@ -49,6 +74,8 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> extra_headers;
   // Set for streamed responses; `body` is then the first chunk (possibly empty).
   std::shared_ptr<ResponseStream> stream;
+  // Set to proxy the request (see UpstreamRequest); everything else is then ignored.
+  std::shared_ptr<const UpstreamRequest> upstream;
 };
 
 // The whole body of `response`: `body`, then every chunk of its stream until it ends (for

@@ -16,6 +16,9 @@
 #include "apiserver/discovery.h"
 #include "apiserver/https_server.h"
 #include "apiserver/kubeconfig.h"
+#include "apiserver/kubelet_certificates.h"
+#include "apiserver/kubelet_proxy.h"
+#include "apiserver/metrics_api.h"
 #include "apiserver/kubernetes_service.h"
 #include "apiserver/openapi_routes.h"
 #include "apiserver/pki.h"
@@ -142,16 +145,32 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
   KELP_RETURN_IF_ERROR(RestoreServiceAllocations(*server->store_, *server->allocator_));
   KELP_ASSIGN_OR_RETURN(server->watch_cache_, WatchCache::Start(*server->store_));
   const Clock& clock = server->clock_;
+  // Logs, exec and metrics come from the node agents' kubelet servers (mutual TLS).
+  KELP_ASSIGN_OR_RETURN(KubeletClientFiles kubelet_client,
+                        EnsureKubeletClientCertificate(data_dir / "tls"));
+  server->kubelets_ = std::make_unique<KubeletConnector>(
+      UpstreamTls{.ca_pem = pki.ca_cert_pem,
+                  .client_cert_pem = kubelet_client.cert_pem,
+                  .client_key_pem = kubelet_client.key_pem});
+  server->metrics_ = std::make_unique<MetricsApi>(
+      *server->store_,
+      [kubelets = server->kubelets_.get()](const boost::json::object& node) {
+        return kubelets->StatsSummary(node, std::chrono::seconds(5));
+      },
+      clock);
   server->rest_ = std::make_unique<RestApi>(
       *server->store_, clock,
       RestOptions{.hooks = [&clock, defaulting = options.defaulting](const ResourceInfo& resource) {
                     return ApiHooks(resource, clock, defaulting);
                   },
                   .service_allocator = server->allocator_.get(),
-                  .watch_cache = server->watch_cache_.get()});
+                  .watch_cache = server->watch_cache_.get(),
+                  .kubelets = server->kubelets_.get()});
   KELP_RETURN_IF_ERROR(server->rest_->EnsureDefaultNamespaces());
   Router routes = StoragelessRoutes();
   server->rest_->AddRoutes(routes);
+  server->metrics_->AddRoutes(routes);
+  AddKubeletCertificateRoutes(routes, data_dir / "tls");
 
   HttpsServerOptions https_options{.bind_address = options.bind_address,
                                    .port = options.https_port,

@@ -20,6 +20,8 @@
 namespace kelp::apiserver {
 
 class HttpsServer;
+class KubeletConnector;
+class MetricsApi;
 class RestApi;
 class ServiceAllocator;
 class WatchCache;
@@ -65,6 +67,8 @@ class Server {
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<ServiceAllocator> allocator_;
   std::unique_ptr<WatchCache> watch_cache_;
+  std::unique_ptr<KubeletConnector> kubelets_;
+  std::unique_ptr<MetricsApi> metrics_;
   std::unique_ptr<RestApi> rest_;
   std::unique_ptr<HttpsServer> https_;
   std::filesystem::path kubeconfig_path_;
