@@ -189,7 +189,7 @@ int Run() {
   SubprocessRunner runner;
   std::map<std::string, Figures> results;
   int failures = 0;
-  for (const char* backend : {"host-gw", "vxlan"}) {
+  for (const char* backend : {"host-gw", "vxlan", "udp"}) {
     Lab lab(runner, backend, dir);
     Status up = lab.Up();
     if (!up.ok()) {
@@ -214,7 +214,7 @@ int Run() {
   const Figures base = results.contains("underlay") ? results["underlay"] : Figures{};
   std::printf("pod→pod across nodes (iperf3 TCP 1 stream, median of 3 x 3 s; ping -A x1000 avg), ratios vs the raw underlay\n");
   std::printf("%-10s %12s %8s %12s %8s\n", "path", "Gbit/s", "ratio", "rtt avg us", "ratio");
-  for (const char* path : {"underlay", "host-gw", "vxlan"}) {
+  for (const char* path : {"underlay", "host-gw", "vxlan", "udp"}) {
     if (!results.contains(path)) {
       std::printf("%-10s %12s\n", path, "failed");
       continue;

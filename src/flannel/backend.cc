@@ -6,6 +6,7 @@
 #include <map>
 
 #include "flannel/host_gw.h"
+#include "flannel/udp.h"
 #include "flannel/vxlan.h"
 
 namespace kelp::flannel {
@@ -13,8 +14,8 @@ namespace kelp::flannel {
 Result<std::unique_ptr<Backend>> MakeBackend(const BackendConfig& config, net::Netlink& netlink) {
   if (config.type == kBackendVxlan) return std::unique_ptr<Backend>(new VxlanBackend(config, netlink));
   if (config.type == kBackendHostGw) return std::unique_ptr<Backend>(new HostGwBackend(netlink));
-  return UnimplementedError("flannel backend \"" + config.type +
-                            "\" is not implemented by kelp yet (use vxlan or host-gw)");
+  if (config.type == kBackendUdp) return std::unique_ptr<Backend>(new UdpBackend(config, netlink));
+  return InvalidArgumentError("unknown flannel backend \"" + config.type + "\"");
 }
 
 Result<Uplink> FindUplink(net::Netlink& netlink, const std::string& name,

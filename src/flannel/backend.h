@@ -25,6 +25,7 @@ inline constexpr uint8_t kRouteProtocol = 87;
 struct LocalNode {
   std::string name;
   net::Ipv4Prefix subnet;       // this node's pod subnet (network form)
+  net::Ipv4Prefix network;      // the whole flannel network (udp: flannel0's prefix)
   net::Ipv4Address public_ip;   // the node's address on the underlay
   std::string uplink;           // interface of public_ip; "" finds it by the address
 };
@@ -51,8 +52,7 @@ class Backend {
   virtual Result<ReconcileReport> Reconcile(const std::vector<NodeLease>& remotes) = 0;
 };
 
-// The backend for `config.backend.type` (vxlan, host-gw; udp when built), programming
-// through `netlink`.
+// The backend for `config.type` (vxlan, host-gw, udp), programming through `netlink`.
 Result<std::unique_ptr<Backend>> MakeBackend(const BackendConfig& config, net::Netlink& netlink);
 
 // The uplink: the link named `name`, or (name "") the one that holds `address`, with that

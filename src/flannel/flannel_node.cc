@@ -184,6 +184,7 @@ Status FlannelNode::SetUpLocal(const json::object& own_node) {
   }
   local_ = {.name = options_.node_name,
             .subnet = subnet,
+            .network = network_.network,
             .public_ip = public_ip_,
             .uplink = options_.iface};
   KELP_ASSIGN_OR_RETURN(setup_, backend_->Setup(local_));

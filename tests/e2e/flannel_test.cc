@@ -1,9 +1,9 @@
 // End to end: flannel across three lab nodes (`kelp lab up --hollow`: namespaces on one
 // underlay bridge, the server on the master, hollow agents registering the Nodes), one
 // `kelp flannel` per node, bare pods attached by the kelp-flannel CNI plugin flannel
-// installed. For vxlan and host-gw: pods talk (ping, TCP) within a node and across nodes; a
-// capture on the underlay shows VXLAN frames on UDP 8472 carrying the pods' packets (vxlan)
-// or the pods' own packets (host-gw); a deleted Node's route, neighbour and FDB entry go on
+// installed. For vxlan, host-gw and udp: pods talk (ping, TCP) within a node and across nodes;
+// a capture on the underlay shows VXLAN frames on UDP 8472 (vxlan) or datagrams on UDP 8285
+// (udp) carrying the pods' packets, or the pods' own packets (host-gw). For vxlan and host-gw: a deleted Node's route, neighbour and FDB entry go on
 // every other node; a flannel restart leaves the kernel state exactly as it was and sweeps a
 // stale route planted while it was down. Each test has its own prefix, subnet and directory
 // and runs `kelp lab down` at the end whatever happened.
@@ -152,15 +152,31 @@ class FlannelLabTest : public ::testing::TestWithParam<std::string> {
   std::map<std::string, std::unique_ptr<ChildProcess>> flannels_;
 };
 
-TEST_P(FlannelLabTest, PodsTalkWithinAndAcrossNodes) {
-  ASSERT_NO_FATAL_FAILURE(StartAllAndWait());
+// Traffic for every backend; kernel state (below) for the backends that have per-peer state.
+class FlannelTrafficTest : public FlannelLabTest {};
+class FlannelStateTest : public FlannelLabTest {};
+
+TEST_P(FlannelTrafficTest, PodsTalkWithinAndAcrossNodes) {
   const bool vxlan = GetParam() == "vxlan";
+  const bool udp = GetParam() == "udp";
+  if (udp) {
+    // No per-peer kernel state to wait for: flannel0 and the subnet.env of each node.
+    for (const lab::LabNode& node : topology_.nodes) StartFlannel(node.name);
+    for (const lab::LabNode& node : topology_.nodes) {
+      ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(SubnetEnv(node.name)); }, 60s))
+          << FlannelLog(node.name);
+    }
+  } else {
+    ASSERT_NO_FATAL_FAILURE(StartAllAndWait());
+  }
 
   // What flannel published and wrote.
   Result<std::string> env = ReadFile(SubnetEnv("node01"));
   ASSERT_TRUE(env.ok());
   EXPECT_NE(env->find("FLANNEL_NETWORK=10.244.0.0/16\n"), std::string::npos) << *env;
-  EXPECT_NE(env->find(vxlan ? "FLANNEL_MTU=1450\n" : "FLANNEL_MTU=1500\n"), std::string::npos) << *env;
+  EXPECT_NE(env->find(vxlan ? "FLANNEL_MTU=1450\n" : udp ? "FLANNEL_MTU=1472\n" : "FLANNEL_MTU=1500\n"),
+            std::string::npos)
+      << *env;
   Result<json::object> node01 = api_->Get(client::kNodes, "", "node01");
   ASSERT_TRUE(node01.ok());
   const json::value* annotations = FindPath(*node01, "metadata.annotations");
@@ -184,19 +200,21 @@ TEST_P(FlannelLabTest, PodsTalkWithinAndAcrossNodes) {
   EXPECT_TRUE(Ping("node01", "pa", c, &output)) << "across nodes: " << output;
   EXPECT_TRUE(Ping("node02", "pc", a, &output)) << "back: " << output;
   std::vector<CapturedPacket> packets = capture.Stop();
+  const int encapsulation_port = vxlan ? 8472 : udp ? 8285 : 0;
   int encapsulated = 0;
   int plain = 0;
   for (const CapturedPacket& p : packets) {
-    if (p.udp_dport == 8472 && p.src == Node("node01").address &&
-        p.dst == Node("node02").address && p.inner_src == a && p.inner_dst == c &&
-        p.inner_protocol == 1) {
+    if (p.udp_dport != 0 && p.udp_dport == encapsulation_port &&
+        p.src == Node("node01").address && p.dst == Node("node02").address && p.inner_src == a &&
+        p.inner_dst == c && p.inner_protocol == 1) {
       ++encapsulated;
     }
     if (p.src == a && p.dst == c && p.protocol == 1) ++plain;
   }
   std::cout << GetParam() << ": captured " << packets.size() << " packets, " << encapsulated
-            << " VXLAN-encapsulated pod packets, " << plain << " plain pod packets\n";
-  if (vxlan) {
+            << " encapsulated pod packets (UDP " << encapsulation_port << "), " << plain
+            << " plain pod packets\n";
+  if (encapsulation_port != 0) {
     EXPECT_GE(encapsulated, 2) << packets.size() << " packets captured";
     EXPECT_EQ(plain, 0);
   } else {
@@ -226,7 +244,7 @@ TEST_P(FlannelLabTest, PodsTalkWithinAndAcrossNodes) {
   EXPECT_TRUE(pods_->Delete("node01", "pb").ok());
 }
 
-TEST_P(FlannelLabTest, DeletedNodeAndRestartLeaveNoStaleState) {
+TEST_P(FlannelStateTest, DeletedNodeAndRestartLeaveNoStaleState) {
   ASSERT_NO_FATAL_FAILURE(StartAllAndWait());
   const bool vxlan = GetParam() == "vxlan";
   const std::string ghost_ip = topology_.subnet.address.ToString().substr(
@@ -279,10 +297,13 @@ TEST_P(FlannelLabTest, DeletedNodeAndRestartLeaveNoStaleState) {
   EXPECT_TRUE(Ping("node01", "pa", c, &output)) << output;
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, FlannelLabTest, ::testing::Values("vxlan", "host-gw"),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           return info.param == "vxlan" ? std::string("Vxlan") : std::string("HostGw");
-                         });
+std::string BackendName(const ::testing::TestParamInfo<std::string>& info) {
+  return info.param == "vxlan" ? "Vxlan" : info.param == "udp" ? "Udp" : "HostGw";
+}
+INSTANTIATE_TEST_SUITE_P(Backends, FlannelTrafficTest,
+                         ::testing::Values("vxlan", "host-gw", "udp"), BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, FlannelStateTest, ::testing::Values("vxlan", "host-gw"),
+                         BackendName);
 
 }  // namespace
 }  // namespace kelp::e2e

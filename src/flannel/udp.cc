@@ -1,0 +1,249 @@
+// The udp backend (see udp.h).
+#include "flannel/udp.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace kelp::flannel {
+namespace {
+
+constexpr uint32_t kUdpOverhead = 28;  // outer IPv4 20 + UDP 8
+constexpr char kDevice[] = "flannel0";
+constexpr size_t kBufferSize = 65536;
+
+uint32_t DestinationOf(const uint8_t* packet, ssize_t n) {
+  if (n < 20 || (packet[0] >> 4) != 4) return 0;
+  uint32_t be = 0;
+  std::memcpy(&be, packet + 16, 4);
+  return ntohl(be);
+}
+
+// Waits until `fd` is readable or `stop` fires; false on stop.
+bool WaitReadable(int fd, int stop) {
+  pollfd fds[2] = {{fd, POLLIN, 0}, {stop, POLLIN, 0}};
+  while (true) {
+    int n = poll(fds, 2, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (fds[1].revents != 0) return false;
+    if (fds[0].revents != 0) return true;
+  }
+}
+
+}  // namespace
+
+UdpBackend::~UdpBackend() { StopProxy(); }
+
+void UdpBackend::StopProxy() {
+  if (stop_event_.valid()) {
+    uint64_t one = 1;
+    (void)!write(stop_event_.get(), &one, sizeof(one));
+  }
+  if (tun_to_udp_.joinable()) tun_to_udp_.join();
+  if (udp_to_tun_.joinable()) udp_to_tun_.join();
+}
+
+Result<BackendSetup> UdpBackend::Setup(const LocalNode& local) {
+  KELP_ASSIGN_OR_RETURN(Uplink uplink, FindUplink(netlink_, local.uplink, local.public_ip));
+  if (uplink.link.mtu <= kUdpOverhead + 68) {
+    return InvalidArgumentError(fmt::format("uplink {} MTU {} is too small for udp",
+                                            uplink.link.name, uplink.link.mtu));
+  }
+  const uint32_t mtu = uplink.link.mtu - kUdpOverhead;
+  if (!tun_.valid()) {
+    // A flannel0 left by a crashed run (persistent TUNs only) is replaced.
+    if (Result<net::Link> stale = netlink_.GetLink(kDevice); stale.ok()) {
+      KELP_RETURN_IF_ERROR(netlink_.DeleteLink(stale->index));
+    }
+    UniqueFd tun(open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK));
+    if (!tun.valid()) return ErrnoStatus("open /dev/net/tun", errno);
+    ifreq request{};
+    request.ifr_flags = IFF_TUN | IFF_NO_PI;
+    std::strncpy(request.ifr_name, kDevice, IFNAMSIZ - 1);
+    if (ioctl(tun.get(), TUNSETIFF, &request) != 0) return ErrnoStatus("TUNSETIFF flannel0", errno);
+    UniqueFd udp(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!udp.valid()) return ErrnoStatus("udp socket", errno);
+    int buffer = 4 << 20;
+    setsockopt(udp.get(), SOL_SOCKET, SO_RCVBUF, &buffer, sizeof(buffer));
+    setsockopt(udp.get(), SOL_SOCKET, SO_SNDBUF, &buffer, sizeof(buffer));
+    sockaddr_in bind_to{};
+    bind_to.sin_family = AF_INET;
+    bind_to.sin_port = htons(config_.port);
+    bind_to.sin_addr.s_addr = htonl(local.public_ip.value);
+    if (bind(udp.get(), reinterpret_cast<sockaddr*>(&bind_to), sizeof(bind_to)) != 0) {
+      return ErrnoStatus(fmt::format("bind udp {}:{}", local.public_ip.ToString(), config_.port),
+                         errno);
+    }
+    UniqueFd stop(eventfd(0, EFD_CLOEXEC));
+    if (!stop.valid()) return ErrnoStatus("eventfd", errno);
+    tun_ = std::move(tun);
+    udp_ = std::move(udp);
+    stop_event_ = std::move(stop);
+  }
+  KELP_ASSIGN_OR_RETURN(net::Link device, netlink_.GetLink(kDevice));
+  if (device.mtu != mtu) KELP_RETURN_IF_ERROR(netlink_.SetLinkMtu(device.index, mtu));
+  // <subnet>.0 with the whole network's prefix: the connected route sends every other pod
+  // subnet into flannel0 (this node's own subnet is more specific, on cni0).
+  const net::Address own{device.index,
+                         {local.subnet.Network().address, local.network.length}};
+  KELP_ASSIGN_OR_RETURN(std::vector<net::Address> addresses, netlink_.ListAddresses(device.index));
+  bool has_own = false;
+  for (const net::Address& a : addresses) {
+    if (a.index != device.index) continue;
+    if (a.prefix == own.prefix) {
+      has_own = true;
+    } else {
+      KELP_RETURN_IF_ERROR(netlink_.DeleteAddress(a));
+    }
+  }
+  if (!has_own) KELP_RETURN_IF_ERROR(netlink_.AddAddress(own));
+  if (!device.up) KELP_RETURN_IF_ERROR(netlink_.SetLinkUp(device.index, true));
+  uplink_ = uplink;
+  local_ = local;
+  mtu_ = mtu;
+  if (!tun_to_udp_.joinable()) {
+    tun_to_udp_ = std::thread([this] { TunToUdp(); });
+    udp_to_tun_ = std::thread([this] { UdpToTun(); });
+  }
+  return BackendSetup{.backend_data = "null", .mtu = mtu};
+}
+
+Result<ReconcileReport> UdpBackend::Reconcile(const std::vector<NodeLease>& remotes) {
+  if (!uplink_) return InternalError("udp: Reconcile before Setup");
+  ReconcileReport report;
+  std::unordered_map<uint32_t, uint32_t> peers;
+  std::unordered_map<uint32_t, bool> ips;
+  for (const NodeLease& lease : remotes) {
+    peers[lease.subnet.Network().address.value] = lease.public_ip.value;
+    ips[lease.public_ip.value] = true;
+  }
+  std::unique_lock lock(peers_mutex_);
+  for (const auto& [subnet, ip] : peers) {
+    auto it = peers_.find(subnet);
+    if (it == peers_.end() || it->second != ip) ++report.added;
+  }
+  for (const auto& [subnet, ip] : peers_) {
+    if (!peers.contains(subnet)) ++report.removed;
+  }
+  peers_ = std::move(peers);
+  peer_ips_ = std::move(ips);
+  // Routes flannel made with another backend before are not this one's: sweep them.
+  lock.unlock();
+  KELP_RETURN_IF_ERROR(SyncRoutes(netlink_, {}, report));
+  return report;
+}
+
+UdpBackend::Counters UdpBackend::counters() const {
+  return {tun_packets_.load(), udp_packets_.load(), sendmmsg_calls_.load(),
+          recvmmsg_calls_.load(), dropped_.load()};
+}
+
+void UdpBackend::TunToUdp() {
+  std::vector<uint8_t> buffers(kBatch * kBufferSize);
+  iovec iov[kBatch];
+  mmsghdr messages[kBatch];
+  sockaddr_in peers[kBatch];
+  const uint32_t mask = local_.subnet.Mask();
+  while (WaitReadable(tun_.get(), stop_event_.get())) {
+    int count = 0;
+    {
+      std::shared_lock lock(peers_mutex_);
+      while (count < kBatch) {
+        uint8_t* buffer = buffers.data() + count * kBufferSize;
+        ssize_t n = read(tun_.get(), buffer, kBufferSize);
+        if (n <= 0) break;  // EAGAIN: the TUN queue is empty
+        auto peer = peers_.find(DestinationOf(buffer, n) & mask);
+        if (peer == peers_.end()) {
+          dropped_.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+        peers[count] = {};
+        peers[count].sin_family = AF_INET;
+        peers[count].sin_port = htons(config_.port);
+        peers[count].sin_addr.s_addr = htonl(peer->second);
+        iov[count] = {buffer, static_cast<size_t>(n)};
+        messages[count] = {};
+        messages[count].msg_hdr.msg_name = &peers[count];
+        messages[count].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+        messages[count].msg_hdr.msg_iov = &iov[count];
+        messages[count].msg_hdr.msg_iovlen = 1;
+        ++count;
+      }
+    }
+    int sent = 0;
+    while (sent < count) {
+      int n = sendmmsg(udp_.get(), messages + sent, count - sent, 0);
+      sendmmsg_calls_.fetch_add(1, std::memory_order_relaxed);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          pollfd out{udp_.get(), POLLOUT, 0};
+          poll(&out, 1, 100);
+          continue;
+        }
+        dropped_.fetch_add(count - sent, std::memory_order_relaxed);  // e.g. unreachable peer
+        break;
+      }
+      sent += n;
+    }
+    tun_packets_.fetch_add(sent, std::memory_order_relaxed);
+  }
+}
+
+void UdpBackend::UdpToTun() {
+  std::vector<uint8_t> buffers(kBatch * kBufferSize);
+  iovec iov[kBatch];
+  mmsghdr messages[kBatch];
+  sockaddr_in from[kBatch];
+  for (int i = 0; i < kBatch; ++i) {
+    iov[i] = {buffers.data() + i * kBufferSize, kBufferSize};
+  }
+  const uint32_t mask = local_.subnet.Mask();
+  const uint32_t own = local_.subnet.Network().address.value;
+  while (WaitReadable(udp_.get(), stop_event_.get())) {
+    while (true) {
+      for (int i = 0; i < kBatch; ++i) {
+        messages[i] = {};
+        messages[i].msg_hdr.msg_name = &from[i];
+        messages[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+        messages[i].msg_hdr.msg_iov = &iov[i];
+        messages[i].msg_hdr.msg_iovlen = 1;
+      }
+      int n = recvmmsg(udp_.get(), messages, kBatch, MSG_DONTWAIT, nullptr);
+      if (n <= 0) break;
+      recvmmsg_calls_.fetch_add(1, std::memory_order_relaxed);
+      std::shared_lock lock(peers_mutex_);
+      for (int i = 0; i < n; ++i) {
+        const uint8_t* packet = static_cast<const uint8_t*>(iov[i].iov_base);
+        const ssize_t length = messages[i].msg_len;
+        const bool from_peer = peer_ips_.contains(ntohl(from[i].sin_addr.s_addr));
+        if (!from_peer || (DestinationOf(packet, length) & mask) != own) {
+          dropped_.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+        if (write(tun_.get(), packet, length) == length) {
+          udp_packets_.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          dropped_.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace kelp::flannel
