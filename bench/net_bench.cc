@@ -1,8 +1,9 @@
-// net_bench: pod-to-pod TCP throughput (iperf3, one stream, 5 s) and ping latency across two
+// net_bench: pod-to-pod TCP throughput (iperf3, one stream) and ping latency across two
 // nodes of a `kelp lab` (hollow agents, one `kelp flannel` per node), for each flannel
 // backend, against the raw underlay (node namespace to node namespace) measured in the same
 // run. On one kernel every path shares the same veth/bridge cost, so the ratios show what
-// each backend adds (vxlan: encapsulation and the smaller MTU; host-gw: one more hop).
+// each backend adds (vxlan: encapsulation and the smaller MTU; host-gw: one more hop; udp:
+// two trips through user space).
 // CNI ADD/DEL latency of kelp-cni vs the reference plugins is bench/cni_bench's.
 // Runs as root; each lab is taken down at the end (also after a failure).
 #include <unistd.h>
@@ -83,21 +84,20 @@ class Lab {
                                                 node.address, "--kelp-cni", KELP_CNI_BINARY}),
                          .output_file = (options_.dir / ("flannel-" + node.name + ".log")).string()}));
     }
-    // Both nodes route to the other's pods.
-    for (const char* node : {"node01", "node02"}) {
-      const auto deadline = std::chrono::steady_clock::now() + 60s;
-      while (true) {
-        Result<ProcessResult> routes = runner_.Run(
-            {.argv = pods_->InNode(node, {"ip", "-o", "route", "show", "proto", "87"}), .timeout = 20s});
-        if (routes.ok() && std::count(routes->stdout_data.begin(), routes->stdout_data.end(), '\n') >= 2) break;
-        if (std::chrono::steady_clock::now() > deadline) {
-          return DeadlineExceededError(std::string("flannel on ") + node + " did not program its peers");
-        }
-        std::this_thread::sleep_for(200ms);
-      }
-    }
     KELP_ASSIGN_OR_RETURN(client_ip_, pods_->Add("node01", "pa"));
     KELP_ASSIGN_OR_RETURN(server_ip_, pods_->Add("node02", "pc"));
+    // Until flannel on both nodes knows the other (routes, or the udp proxy's peer table).
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (true) {
+      Result<ProcessResult> ping = runner_.Run(
+          {.argv = pods_->InPod("node01", "pa", {"busybox", "ping", "-c", "1", "-W", "1", server_ip_}),
+           .timeout = 20s});
+      if (ping.ok() && ping->exit_code == 0) break;
+      if (std::chrono::steady_clock::now() > deadline) {
+        return DeadlineExceededError("pods on node01 and node02 cannot reach each other");
+      }
+      std::this_thread::sleep_for(200ms);
+    }
     return Status::Ok();
   }
 
