@@ -36,6 +36,16 @@ Result<Uplink> FindUplink(net::Netlink& netlink, const std::string& name,
       address.ToString()));
 }
 
+Status RemoveOtherVxlanDevices(net::Netlink& netlink, const std::string& keep) {
+  KELP_ASSIGN_OR_RETURN(std::vector<net::Link> links, netlink.ListLinks());
+  for (const net::Link& link : links) {
+    if (link.kind != "vxlan" || link.name == keep || link.name.rfind("flannel.", 0) != 0) continue;
+    Status deleted = netlink.DeleteLink(link.index);
+    if (!deleted.ok() && deleted.code() != StatusCode::kNotFound) return deleted;
+  }
+  return Status::Ok();
+}
+
 namespace {
 
 bool SameRoute(const net::Route& a, const net::Route& b) {

@@ -64,6 +64,10 @@ struct Uplink {
 Result<Uplink> FindUplink(net::Netlink& netlink, const std::string& name,
                           net::Ipv4Address address);
 
+// Deletes vxlan links named flannel.<n> other than `keep` (left by a run with another
+// backend or VNI; their neighbours and FDB entries go with them).
+Status RemoveOtherVxlanDevices(net::Netlink& netlink, const std::string& keep);
+
 // Makes the flannel-protocol routes in the main table exactly `desired` (matched on
 // destination; a route whose gateway, device or onlink flag differ is replaced). Counts into
 // `report`.

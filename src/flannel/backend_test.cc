@@ -199,6 +199,24 @@ TEST_F(BackendTest, HostGwRoutesViaPeersAndRefusesPeersOffTheL2) {
               ElementsAre("route del 10.244.1.0/24 via 192.168.206.21 dev 2 table 254 proto 87 scope 0"));
 }
 
+TEST_F(BackendTest, ASwitchOfBackendOrVniRemovesTheOldDevice) {
+  VxlanBackend vxlan(BackendConfig{}, netlink_);
+  ASSERT_TRUE(vxlan.Setup(Local()).ok());
+  netlink_.AddExistingLink("flannel.x", "dummy");  // not a vxlan device: not ours
+  BackendConfig vni2;
+  vni2.vni = 2;
+  VxlanBackend other_vni(vni2, netlink_);
+  netlink_.ClearRequests();
+  ASSERT_TRUE(other_vni.Setup(Local()).ok());
+  ASSERT_FALSE(netlink_.requests().empty());
+  EXPECT_EQ(netlink_.requests().front(), "link del flannel.1");
+  HostGwBackend host_gw(netlink_);
+  netlink_.ClearRequests();
+  ASSERT_TRUE(host_gw.Setup(Local()).ok());
+  EXPECT_THAT(netlink_.requests(), ElementsAre("link del flannel.2"));
+  EXPECT_TRUE(netlink_.GetLink("flannel.x").ok());
+}
+
 TEST_F(BackendTest, KernelErrorsAreReturned) {
   VxlanBackend backend(BackendConfig{}, netlink_);
   ASSERT_TRUE(backend.Setup(Local()).ok());

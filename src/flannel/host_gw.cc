@@ -7,6 +7,7 @@ namespace kelp::flannel {
 
 Result<BackendSetup> HostGwBackend::Setup(const LocalNode& local) {
   KELP_ASSIGN_OR_RETURN(Uplink uplink, FindUplink(netlink_, local.uplink, local.public_ip));
+  KELP_RETURN_IF_ERROR(RemoveOtherVxlanDevices(netlink_, ""));
   uplink_ = uplink;
   return BackendSetup{.backend_data = "null", .mtu = uplink.link.mtu};
 }

@@ -65,6 +65,7 @@ Result<BackendSetup> UdpBackend::Setup(const LocalNode& local) {
                                             uplink.link.name, uplink.link.mtu));
   }
   const uint32_t mtu = uplink.link.mtu - kUdpOverhead;
+  KELP_RETURN_IF_ERROR(RemoveOtherVxlanDevices(netlink_, ""));
   if (!tun_.valid()) {
     // A flannel0 left by a crashed run (persistent TUNs only) is replaced.
     if (Result<net::Link> stale = netlink_.GetLink(kDevice); stale.ok()) {

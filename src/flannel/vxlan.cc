@@ -38,6 +38,7 @@ Result<BackendSetup> VxlanBackend::Setup(const LocalNode& local) {
   const uint32_t mtu = uplink.link.mtu - kVxlanOverhead;
   const net::MacAddress mac = VtepMac(local.name);
   const std::string name = device_name();
+  KELP_RETURN_IF_ERROR(RemoveOtherVxlanDevices(netlink_, name));
   Result<net::Link> existing = netlink_.GetLink(name);
   // A device of another kind under our name (or one with another MAC, i.e. not made by us for
   // this node) is replaced; ours is kept, so a restart does not disturb traffic.
