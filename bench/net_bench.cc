@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -189,7 +190,19 @@ int Run() {
   SubprocessRunner runner;
   std::map<std::string, Figures> results;
   int failures = 0;
-  for (const char* backend : {"host-gw", "vxlan", "udp"}) {
+  // NET_BENCH_BACKENDS=udp (comma-separated) measures only those (and the underlay).
+  std::vector<std::string> backends = {"host-gw", "vxlan", "udp"};
+  if (const char* only = std::getenv("NET_BENCH_BACKENDS")) {
+    backends.clear();
+    std::string list = only;
+    for (size_t start = 0; start <= list.size();) {
+      size_t end = std::min(list.find(',', start), list.size());
+      if (end > start) backends.push_back(list.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+  for (const std::string& name : backends) {
+    const char* backend = name.c_str();
     Lab lab(runner, backend, dir);
     Status up = lab.Up();
     if (!up.ok()) {
@@ -216,7 +229,9 @@ int Run() {
   std::printf("%-10s %12s %8s %12s %8s\n", "path", "Gbit/s", "ratio", "rtt avg us", "ratio");
   for (const char* path : {"underlay", "host-gw", "vxlan", "udp"}) {
     if (!results.contains(path)) {
-      std::printf("%-10s %12s\n", path, "failed");
+      const bool asked = std::string(path) == "underlay" ||
+                         std::find(backends.begin(), backends.end(), path) != backends.end();
+      if (asked) std::printf("%-10s %12s\n", path, "failed");
       continue;
     }
     const Figures& f = results[path];

@@ -79,9 +79,15 @@ Result<BackendSetup> UdpBackend::Setup(const LocalNode& local) {
     if (ioctl(tun.get(), TUNSETIFF, &request) != 0) return ErrnoStatus("TUNSETIFF flannel0", errno);
     UniqueFd udp(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!udp.valid()) return ErrnoStatus("udp socket", errno);
+    // Bursts of a TCP window must not overflow the socket (each drop costs the pod's TCP a
+    // retransmission): 4 MiB, beyond net.core.rmem_max where we may (CAP_NET_ADMIN).
     int buffer = 4 << 20;
-    setsockopt(udp.get(), SOL_SOCKET, SO_RCVBUF, &buffer, sizeof(buffer));
-    setsockopt(udp.get(), SOL_SOCKET, SO_SNDBUF, &buffer, sizeof(buffer));
+    if (setsockopt(udp.get(), SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof(buffer)) != 0) {
+      setsockopt(udp.get(), SOL_SOCKET, SO_RCVBUF, &buffer, sizeof(buffer));
+    }
+    if (setsockopt(udp.get(), SOL_SOCKET, SO_SNDBUFFORCE, &buffer, sizeof(buffer)) != 0) {
+      setsockopt(udp.get(), SOL_SOCKET, SO_SNDBUF, &buffer, sizeof(buffer));
+    }
     sockaddr_in bind_to{};
     bind_to.sin_family = AF_INET;
     bind_to.sin_port = htons(config_.port);
