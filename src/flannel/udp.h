@@ -1,10 +1,13 @@
 // The udp backend: TUN device flannel0 (MTU = uplink − 28) holding <subnet>.0 with the whole
 // network's prefix, so the kernel sends every pod packet for another node into the TUN; a
-// userspace proxy then carries it in one UDP datagram (port 8285, no extra header) to the
-// owner of the destination subnet, whose proxy writes it into its own flannel0.
+// userspace proxy then carries it over UDP port 8285 to the owner of the destination subnet,
+// whose proxy writes it into its own flannel0.
 // flannel's proxy is one thread doing one read() and one sendto() per packet ("debugging
-// only"); this one runs a thread per direction and batches the UDP side: up to kBatch packets
-// read from the TUN leave in one sendmmsg(), and one recvmmsg() takes up to kBatch datagrams.
+// only"); this one runs a thread per direction, batches the UDP side (up to kBatch datagrams
+// per sendmmsg()/recvmmsg()) and opens flannel0 with a virtio-net header and TSO, so a TCP
+// stream arrives as 64 KiB super-packets: one read and one or two datagrams instead of ~45.
+// Wire: a plain packet (no offload pending) travels raw, as flannel's; anything else in kelp's
+// frame "00 'K' part parts seq32" + virtio-net header + (half of) the packet.
 // Datagrams from addresses that are not a peer, or for addresses outside this node's subnet,
 // are dropped (the proxy is not an open relay).
 #pragma once
