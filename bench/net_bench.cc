@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -19,8 +20,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "common/file.h"
 #include "common/json.h"
@@ -39,7 +38,8 @@ struct Figures {
   double rtt_us = 0;
 };
 
-std::vector<std::string> With(std::vector<std::string> prefix, const std::vector<std::string>& argv) {
+std::vector<std::string> With(std::vector<std::string> prefix,
+                              const std::vector<std::string>& argv) {
   prefix.insert(prefix.end(), argv.begin(), argv.end());
   return prefix;
 }
@@ -65,34 +65,35 @@ class Lab {
   }
 
   Status Up() {
-    KELP_ASSIGN_OR_RETURN(ProcessResult up,
-                          runner_.Run({.argv = {KELP_BINARY, "lab", "up", "--hollow", "--prefix",
-                                                options_.prefix, "--dir", options_.dir.string(),
-                                                "--subnet", options_.subnet, "--flannel-backend",
-                                                backend_},
-                                       .timeout = 180s}));
+    KELP_ASSIGN_OR_RETURN(
+        ProcessResult up,
+        runner_.Run({.argv = {KELP_BINARY, "lab", "up", "--hollow", "--prefix", options_.prefix,
+                              "--dir", options_.dir.string(), "--subnet", options_.subnet,
+                              "--flannel-backend", backend_},
+                     .timeout = 180s}));
     if (up.exit_code != 0) return InternalError("kelp lab up: " + up.stdout_data + up.stderr_data);
-    KELP_ASSIGN_OR_RETURN(std::string token, ReadFile(topology_.nodes.front().root / "var-lib-kelp" /
-                                                      "server" / "agent-token"));
+    KELP_ASSIGN_OR_RETURN(std::string token, ReadFile(topology_.nodes.front().root /
+                                                      "var-lib-kelp" / "server" / "agent-token"));
     while (!token.empty() && token.back() == '\n') token.pop_back();
     for (const lab::LabNode& node : topology_.nodes) {
       KELP_ASSIGN_OR_RETURN(
           flannels_[node.name],
-          runner_.Start({.argv = pods_->InNode(node.name,
-                                               {KELP_BINARY, "flannel", "--server",
-                                                topology_.ServerUrl(), "--token", token,
-                                                "--node-name", node.name, "--node-ip",
-                                                node.address, "--kelp-cni", KELP_CNI_BINARY}),
-                         .output_file = (options_.dir / ("flannel-" + node.name + ".log")).string()}));
+          runner_.Start(
+              {.argv = pods_->InNode(
+                   node.name, {KELP_BINARY, "flannel", "--server", topology_.ServerUrl(), "--token",
+                               token, "--node-name", node.name, "--node-ip", node.address,
+                               "--kelp-cni", KELP_CNI_BINARY}),
+               .output_file = (options_.dir / ("flannel-" + node.name + ".log")).string()}));
     }
     KELP_ASSIGN_OR_RETURN(client_ip_, pods_->Add("node01", "pa"));
     KELP_ASSIGN_OR_RETURN(server_ip_, pods_->Add("node02", "pc"));
     // Until flannel on both nodes knows the other (routes, or the udp proxy's peer table).
     const auto deadline = std::chrono::steady_clock::now() + 60s;
     while (true) {
-      Result<ProcessResult> ping = runner_.Run(
-          {.argv = pods_->InPod("node01", "pa", {"busybox", "ping", "-c", "1", "-W", "1", server_ip_}),
-           .timeout = 20s});
+      Result<ProcessResult> ping =
+          runner_.Run({.argv = pods_->InPod("node01", "pa",
+                                            {"busybox", "ping", "-c", "1", "-W", "1", server_ip_}),
+                       .timeout = 20s});
       if (ping.ok() && ping->exit_code == 0) break;
       if (std::chrono::steady_clock::now() > deadline) {
         return DeadlineExceededError("pods on node01 and node02 cannot reach each other");
@@ -105,13 +106,14 @@ class Lab {
   // One iperf3 run (-t 3) from `client` to the server in `server` at `to_ip`; Gbit/s.
   Result<double> Throughput(const std::vector<std::string>& client,
                             const std::vector<std::string>& server, const std::string& to_ip) {
-    KELP_ASSIGN_OR_RETURN(std::unique_ptr<ChildProcess> iperf_server,
-                          runner_.Start({.argv = With(server, {"iperf3", "-s", "-1"}),
-                                         .output_file = (options_.dir / "iperf3-server.log").string()}));
+    KELP_ASSIGN_OR_RETURN(
+        std::unique_ptr<ChildProcess> iperf_server,
+        runner_.Start({.argv = With(server, {"iperf3", "-s", "-1"}),
+                       .output_file = (options_.dir / "iperf3-server.log").string()}));
     Result<ProcessResult> iperf = InternalError("not run");
     for (int attempt = 0; attempt < 50; ++attempt) {
-      iperf = runner_.Run({.argv = With(client, {"iperf3", "-c", to_ip, "-t", "3", "-J"}),
-                           .timeout = 30s});
+      iperf = runner_.Run(
+          {.argv = With(client, {"iperf3", "-c", to_ip, "-t", "3", "-J"}), .timeout = 30s});
       // Until the server listens (iperf3 -J may exit 0 with an "error" in its report).
       const bool refused = !iperf.ok() || iperf->exit_code != 0 ||
                            iperf->stdout_data.find("Connection refused") != std::string::npos;
@@ -120,7 +122,8 @@ class Lab {
     }
     (void)iperf_server->Wait(5s);
     if (!iperf.ok()) return iperf.status();
-    if (iperf->exit_code != 0) return InternalError("iperf3: " + iperf->stdout_data + iperf->stderr_data);
+    if (iperf->exit_code != 0)
+      return InternalError("iperf3: " + iperf->stdout_data + iperf->stderr_data);
     KELP_ASSIGN_OR_RETURN(json::object report, ParseJsonObject(iperf->stdout_data));
     const json::value* bps = FindPath(report, "end.sum_received.bits_per_second");
     if (bps == nullptr || !bps->is_number()) {
@@ -140,17 +143,18 @@ class Lab {
       if (gbits.ok()) {
         runs.push_back(*gbits);
       } else {
-        std::fprintf(stderr, "iperf3 run failed, retrying: %s\n", gbits.status().ToString().c_str());
+        std::fprintf(stderr, "iperf3 run failed, retrying: %s\n",
+                     gbits.status().ToString().c_str());
       }
     }
     if (runs.size() < 3) return InternalError("iperf3 failed too often");
     std::sort(runs.begin(), runs.end());
     Figures figures;
     figures.gbits = runs[1];
-    KELP_ASSIGN_OR_RETURN(ProcessResult ping,
-                          runner_.Run({.argv = With(client, {"busybox", "ping", "-q", "-A", "-c",
-                                                             "1000", to_ip}),
-                                       .timeout = 60s}));
+    KELP_ASSIGN_OR_RETURN(
+        ProcessResult ping,
+        runner_.Run({.argv = With(client, {"busybox", "ping", "-q", "-A", "-c", "1000", to_ip}),
+                     .timeout = 60s}));
     std::smatch match;
     static const std::regex kRtt(R"(min/avg/max = ([0-9.]+)/([0-9.]+)/([0-9.]+) ms)");
     if (!std::regex_search(ping.stdout_data, match, kRtt)) {
@@ -217,8 +221,9 @@ int Run() {
   }
   std::error_code ignored;
   std::filesystem::remove_all(dir, ignored);
-  std::printf("pod→pod across two lab nodes vs node→node (the raw underlay) in the same lab;\n"
-              "iperf3 TCP 1 stream, median of 3 x 3 s; RTT: busybox ping -A x1000, avg\n");
+  std::printf(
+      "pod→pod across two lab nodes vs node→node (the raw underlay) in the same lab;\n"
+      "iperf3 TCP 1 stream, median of 3 x 3 s; RTT: busybox ping -A x1000, avg\n");
   std::printf("%-8s %14s %12s %8s %14s %12s %8s\n", "backend", "underlay Gb/s", "pods Gb/s",
               "ratio", "underlay RTTus", "pods RTTus", "ratio");
   for (const std::string& backend : backends) {

@@ -239,7 +239,7 @@ int main(int argc, char** argv) {
   kelp::flannel::FlannelCommandOptions flannel_options;
   int flannel_resync_seconds = 30;
   CLI::App* flannel =
-      app.add_subcommand("flannel", "Run flannel (subnet lease + vxlan|host-gw) for one node");
+      app.add_subcommand("flannel", "Run flannel (subnet lease + vxlan|host-gw|udp) for one node");
   flannel->add_option("--server", flannel_connection.server, "API server URL, https://host:port")
       ->required();
   flannel->add_option("--token", flannel_connection.token,
@@ -257,7 +257,7 @@ int main(int argc, char** argv) {
   flannel->add_option("--network", flannel_options.network,
                       "Pod network CIDR instead of the ConfigMap's (with --backend)");
   flannel->add_option("--backend", flannel_options.backend,
-                      "vxlan or host-gw instead of the ConfigMap's (with --network)");
+                      "vxlan, host-gw or udp instead of the ConfigMap's (with --network)");
   flannel->add_option("--subnet-file", flannel_options.flannel.subnet_file,
                       "Where to write subnet.env")
       ->capture_default_str();

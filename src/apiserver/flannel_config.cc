@@ -17,15 +17,15 @@ Status EnsureFlannelConfig(const RestApi& rest, std::string_view cluster_cidr,
   boost::json::object config_map{
       {"apiVersion", "v1"},
       {"kind", "ConfigMap"},
-      {"metadata", boost::json::object{{"name", flannel::kConfigMapName},
-                                       {"namespace", flannel::kConfigMapNamespace},
-                                       {"labels", boost::json::object{{"app", "flannel"},
-                                                                      {"tier", "node"}}}}},
+      {"metadata",
+       boost::json::object{{"name", flannel::kConfigMapName},
+                           {"namespace", flannel::kConfigMapNamespace},
+                           {"labels", boost::json::object{{"app", "flannel"}, {"tier", "node"}}}}},
       {"data", boost::json::object{{flannel::kNetConfKey, net_conf}}}};
   const std::string path =
       std::string("/api/v1/namespaces/") + flannel::kConfigMapNamespace + "/configmaps";
-  HttpResponse response = rest.Handle(MakeRequest(
-      "POST", path, {{"Content-Type", "application/json"}}, SerializeJson(config_map)));
+  HttpResponse response = rest.Handle(
+      MakeRequest("POST", path, {{"Content-Type", "application/json"}}, SerializeJson(config_map)));
   if (response.status == 201 || response.status == 409) return Status::Ok();
   return InternalError("create ConfigMap " + std::string(flannel::kConfigMapNamespace) + "/" +
                        flannel::kConfigMapName + ": HTTP " + std::to_string(response.status) +

@@ -12,7 +12,8 @@
 namespace kelp::flannel {
 
 Result<std::unique_ptr<Backend>> MakeBackend(const BackendConfig& config, net::Netlink& netlink) {
-  if (config.type == kBackendVxlan) return std::unique_ptr<Backend>(new VxlanBackend(config, netlink));
+  if (config.type == kBackendVxlan)
+    return std::unique_ptr<Backend>(new VxlanBackend(config, netlink));
   if (config.type == kBackendHostGw) return std::unique_ptr<Backend>(new HostGwBackend(netlink));
   if (config.type == kBackendUdp) return std::unique_ptr<Backend>(new UdpBackend(config, netlink));
   return InvalidArgumentError("unknown flannel backend \"" + config.type + "\"");
@@ -28,8 +29,8 @@ Result<Uplink> FindUplink(net::Netlink& netlink, const std::string& name,
     return Uplink{link, a.prefix};
   }
   if (!name.empty()) {
-    return NotFoundError(fmt::format("interface {} does not hold the node IP {}", name,
-                                     address.ToString()));
+    return NotFoundError(
+        fmt::format("interface {} does not hold the node IP {}", name, address.ToString()));
   }
   return NotFoundError(fmt::format(
       "no interface holds the node IP {}; pass --node-ip with this node's address (or --iface)",

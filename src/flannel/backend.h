@@ -24,10 +24,10 @@ inline constexpr uint8_t kRouteProtocol = 87;
 
 struct LocalNode {
   std::string name;
-  net::Ipv4Prefix subnet;       // this node's pod subnet (network form)
-  net::Ipv4Prefix network;      // the whole flannel network (udp: flannel0's prefix)
-  net::Ipv4Address public_ip;   // the node's address on the underlay
-  std::string uplink;           // interface of public_ip; "" finds it by the address
+  net::Ipv4Prefix subnet;      // this node's pod subnet (network form)
+  net::Ipv4Prefix network;     // the whole flannel network (udp: flannel0's prefix)
+  net::Ipv4Address public_ip;  // the node's address on the underlay
+  std::string uplink;          // interface of public_ip; "" finds it by the address
 };
 
 struct BackendSetup {
@@ -61,8 +61,7 @@ struct Uplink {
   net::Link link;
   net::Ipv4Prefix address;  // e.g. 192.168.206.20/24
 };
-Result<Uplink> FindUplink(net::Netlink& netlink, const std::string& name,
-                          net::Ipv4Address address);
+Result<Uplink> FindUplink(net::Netlink& netlink, const std::string& name, net::Ipv4Address address);
 
 // Deletes vxlan links named flannel.<n> other than `keep` (left by a run with another
 // backend or VNI; their neighbours and FDB entries go with them).

@@ -20,8 +20,12 @@ net::Ipv4Address A(const char* text) { return *net::Ipv4Address::Parse(text); }
 net::MacAddress M(const char* text) { return *net::MacAddress::Parse(text); }
 
 NodeLease Vx(const char* node, const char* subnet, const char* ip, const char* mac) {
-  return {.node = node, .subnet = P(subnet), .public_ip = A(ip), .backend_type = "vxlan",
-          .vtep_mac = M(mac), .vni = 1};
+  return {.node = node,
+          .subnet = P(subnet),
+          .public_ip = A(ip),
+          .backend_type = "vxlan",
+          .vtep_mac = M(mac),
+          .vni = 1};
 }
 NodeLease Gw(const char* node, const char* subnet, const char* ip) {
   return {.node = node, .subnet = P(subnet), .public_ip = A(ip), .backend_type = "host-gw"};
@@ -51,7 +55,8 @@ TEST_F(BackendTest, VxlanSetupMakesFlannelOne) {
   EXPECT_EQ(setup->backend_data, R"({"VNI":1,"VtepMAC":")" + mac + R"("})");
   EXPECT_THAT(netlink_.requests(),
               ElementsAre("link add flannel.1 type vxlan id 1 dstport 8472 local 192.168.206.10 "
-                          "dev 2 nolearning mtu 1450 address " + mac,
+                          "dev 2 nolearning mtu 1450 address " +
+                              mac,
                           "addr add 10.244.0.0/32 dev flannel.1", "link set flannel.1 up"));
   // The MAC is stable per node name, unicast and locally administered.
   EXPECT_EQ(VxlanBackend::VtepMac("master"), VxlanBackend::VtepMac("master"));
@@ -63,18 +68,21 @@ TEST_F(BackendTest, VxlanReconcileProgramsNeighbourThenFdbThenRoute) {
   VxlanBackend backend(BackendConfig{}, netlink_);
   ASSERT_TRUE(backend.Setup(Local()).ok());
   netlink_.ClearRequests();
-  std::vector<NodeLease> peers = {Vx("node01", "10.244.1.0/24", "192.168.206.20", "0a:00:00:00:00:01"),
-                                  Vx("node02", "10.244.2.0/24", "192.168.206.30", "0a:00:00:00:00:02")};
+  std::vector<NodeLease> peers = {
+      Vx("node01", "10.244.1.0/24", "192.168.206.20", "0a:00:00:00:00:01"),
+      Vx("node02", "10.244.2.0/24", "192.168.206.30", "0a:00:00:00:00:02")};
   Result<ReconcileReport> report = backend.Reconcile(peers);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_EQ(report->added, 6);
-  EXPECT_THAT(netlink_.requests(),
-              ElementsAre("neigh replace 10.244.1.0 lladdr 0a:00:00:00:00:01 dev 3 permanent",
-                          "neigh replace 10.244.2.0 lladdr 0a:00:00:00:00:02 dev 3 permanent",
-                          "fdb append 0a:00:00:00:00:01 dev 3 dst 192.168.206.20",
-                          "fdb append 0a:00:00:00:00:02 dev 3 dst 192.168.206.30",
-                          "route replace 10.244.1.0/24 via 10.244.1.0 dev 3 table 254 proto 87 scope 0 onlink",
-                          "route replace 10.244.2.0/24 via 10.244.2.0 dev 3 table 254 proto 87 scope 0 onlink"));
+  EXPECT_THAT(
+      netlink_.requests(),
+      ElementsAre(
+          "neigh replace 10.244.1.0 lladdr 0a:00:00:00:00:01 dev 3 permanent",
+          "neigh replace 10.244.2.0 lladdr 0a:00:00:00:00:02 dev 3 permanent",
+          "fdb append 0a:00:00:00:00:01 dev 3 dst 192.168.206.20",
+          "fdb append 0a:00:00:00:00:02 dev 3 dst 192.168.206.30",
+          "route replace 10.244.1.0/24 via 10.244.1.0 dev 3 table 254 proto 87 scope 0 onlink",
+          "route replace 10.244.2.0/24 via 10.244.2.0 dev 3 table 254 proto 87 scope 0 onlink"));
 
   // The same leases again: nothing to do.
   netlink_.ClearRequests();
@@ -89,26 +97,38 @@ TEST_F(BackendTest, VxlanReconcileProgramsNeighbourThenFdbThenRoute) {
 
   // node02 leaves, node01 moves to another address: route first, then FDB, then neighbour.
   netlink_.ClearRequests();
-  std::vector<NodeLease> moved = {Vx("node01", "10.244.1.0/24", "192.168.206.21", "0a:00:00:00:00:01")};
+  std::vector<NodeLease> moved = {
+      Vx("node01", "10.244.1.0/24", "192.168.206.21", "0a:00:00:00:00:01")};
   report = restarted.Reconcile(moved);
   ASSERT_TRUE(report.ok());
-  EXPECT_THAT(netlink_.requests(),
-              ElementsAre("fdb append 0a:00:00:00:00:01 dev 3 dst 192.168.206.21",
-                          "route del 10.244.2.0/24 via 10.244.2.0 dev 3 table 254 proto 87 scope 0 onlink",
-                          "fdb del 0a:00:00:00:00:01 dev 3 dst 192.168.206.20",
-                          "fdb del 0a:00:00:00:00:02 dev 3 dst 192.168.206.30",
-                          "neigh del 10.244.2.0 dev 3"));
+  EXPECT_THAT(
+      netlink_.requests(),
+      ElementsAre("fdb append 0a:00:00:00:00:01 dev 3 dst 192.168.206.21",
+                  "route del 10.244.2.0/24 via 10.244.2.0 dev 3 table 254 proto 87 scope 0 onlink",
+                  "fdb del 0a:00:00:00:00:01 dev 3 dst 192.168.206.20",
+                  "fdb del 0a:00:00:00:00:02 dev 3 dst 192.168.206.30",
+                  "neigh del 10.244.2.0 dev 3"));
 }
 
 TEST_F(BackendTest, VxlanSweepsStaleStateButNotOthersRoutes) {
   // Left by an earlier run: a flannel route to a node that is gone, a duplicate, and an
   // address of an old subnet on flannel.1; plus a route someone else owns.
-  ASSERT_TRUE(netlink_.AddVxlan({.name = "flannel.1", .port = 8472, .learning = false, .mtu = 1450,
-                                 .mac = VxlanBackend::VtepMac("master")}).ok());
+  ASSERT_TRUE(netlink_
+                  .AddVxlan({.name = "flannel.1",
+                             .port = 8472,
+                             .learning = false,
+                             .mtu = 1450,
+                             .mac = VxlanBackend::VtepMac("master")})
+                  .ok());
   const int dev = netlink_.GetLink("flannel.1")->index;
   ASSERT_TRUE(netlink_.AddAddress({dev, P("10.244.7.0/32")}).ok());
-  ASSERT_TRUE(netlink_.AddRoute({.dst = P("10.244.9.0/24"), .gateway = A("10.244.9.0"), .oif = dev,
-                                 .protocol = kRouteProtocol, .onlink = true}).ok());
+  ASSERT_TRUE(netlink_
+                  .AddRoute({.dst = P("10.244.9.0/24"),
+                             .gateway = A("10.244.9.0"),
+                             .oif = dev,
+                             .protocol = kRouteProtocol,
+                             .onlink = true})
+                  .ok());
   ASSERT_TRUE(netlink_.AddRoute({.dst = P("10.99.0.0/16"), .oif = eth0_}).ok());
   ASSERT_TRUE(netlink_.ReplaceNeighbour({dev, A("10.244.9.0"), M("0a:00:00:00:00:09")}).ok());
   ASSERT_TRUE(netlink_.AppendFdb({dev, M("0a:00:00:00:00:09"), A("192.168.206.90")}).ok());
@@ -117,12 +137,13 @@ TEST_F(BackendTest, VxlanSweepsStaleStateButNotOthersRoutes) {
   VxlanBackend backend(BackendConfig{}, netlink_);
   ASSERT_TRUE(backend.Setup(Local()).ok());
   ASSERT_TRUE(backend.Reconcile({}).ok());
-  EXPECT_THAT(netlink_.requests(),
-              ElementsAre("addr del 10.244.7.0/32 dev flannel.1",
-                          "addr add 10.244.0.0/32 dev flannel.1", "link set flannel.1 up",
-                          "route del 10.244.9.0/24 via 10.244.9.0 dev 3 table 254 proto 87 scope 0 onlink",
-                          "fdb del 0a:00:00:00:00:09 dev 3 dst 192.168.206.90",
-                          "neigh del 10.244.9.0 dev 3"));
+  EXPECT_THAT(
+      netlink_.requests(),
+      ElementsAre("addr del 10.244.7.0/32 dev flannel.1", "addr add 10.244.0.0/32 dev flannel.1",
+                  "link set flannel.1 up",
+                  "route del 10.244.9.0/24 via 10.244.9.0 dev 3 table 254 proto 87 scope 0 onlink",
+                  "fdb del 0a:00:00:00:00:09 dev 3 dst 192.168.206.90",
+                  "neigh del 10.244.9.0 dev 3"));
   Result<std::vector<net::Route>> routes = netlink_.ListRoutes({});
   ASSERT_TRUE(routes.ok());
   ASSERT_EQ(routes->size(), 1u);
@@ -145,14 +166,17 @@ TEST_F(BackendTest, VxlanDirectRoutingUsesHostGwRoutesOnTheSameL2) {
   VxlanBackend backend(config, netlink_);
   ASSERT_TRUE(backend.Setup(Local()).ok());
   netlink_.ClearRequests();
-  ASSERT_TRUE(backend.Reconcile({Vx("near", "10.244.1.0/24", "192.168.206.20", "0a:00:00:00:00:01"),
-                                 Vx("far", "10.244.2.0/24", "10.9.0.30", "0a:00:00:00:00:02")})
+  ASSERT_TRUE(backend
+                  .Reconcile({Vx("near", "10.244.1.0/24", "192.168.206.20", "0a:00:00:00:00:01"),
+                              Vx("far", "10.244.2.0/24", "10.9.0.30", "0a:00:00:00:00:02")})
                   .ok());
-  EXPECT_THAT(netlink_.requests(),
-              ElementsAre("neigh replace 10.244.2.0 lladdr 0a:00:00:00:00:02 dev 3 permanent",
-                          "fdb append 0a:00:00:00:00:02 dev 3 dst 10.9.0.30",
-                          "route replace 10.244.1.0/24 via 192.168.206.20 dev 2 table 254 proto 87 scope 0",
-                          "route replace 10.244.2.0/24 via 10.244.2.0 dev 3 table 254 proto 87 scope 0 onlink"));
+  EXPECT_THAT(
+      netlink_.requests(),
+      ElementsAre(
+          "neigh replace 10.244.2.0 lladdr 0a:00:00:00:00:02 dev 3 permanent",
+          "fdb append 0a:00:00:00:00:02 dev 3 dst 10.9.0.30",
+          "route replace 10.244.1.0/24 via 192.168.206.20 dev 2 table 254 proto 87 scope 0",
+          "route replace 10.244.2.0/24 via 10.244.2.0 dev 3 table 254 proto 87 scope 0 onlink"));
 }
 
 TEST_F(BackendTest, VxlanNeedsTheNodeIpOnAnInterface) {
@@ -176,12 +200,13 @@ TEST_F(BackendTest, HostGwRoutesViaPeersAndRefusesPeersOffTheL2) {
   EXPECT_EQ(setup->mtu, 1500u);
   EXPECT_EQ(setup->backend_data, "null");
   netlink_.ClearRequests();
-  Result<ReconcileReport> report =
-      backend.Reconcile({Gw("node01", "10.244.1.0/24", "192.168.206.20"),
-                         Gw("remote", "10.244.5.0/24", "10.9.0.5")});
+  Result<ReconcileReport> report = backend.Reconcile(
+      {Gw("node01", "10.244.1.0/24", "192.168.206.20"), Gw("remote", "10.244.5.0/24", "10.9.0.5")});
   ASSERT_TRUE(report.ok());
-  EXPECT_THAT(netlink_.requests(),
-              ElementsAre("route replace 10.244.1.0/24 via 192.168.206.20 dev 2 table 254 proto 87 scope 0"));
+  EXPECT_THAT(
+      netlink_.requests(),
+      ElementsAre(
+          "route replace 10.244.1.0/24 via 192.168.206.20 dev 2 table 254 proto 87 scope 0"));
   ASSERT_EQ(report->errors.size(), 1u);
   EXPECT_NE(report->errors[0].find("node remote (10.9.0.5) is not on this node's L2 network "
                                    "192.168.206.0/24"),
@@ -191,12 +216,15 @@ TEST_F(BackendTest, HostGwRoutesViaPeersAndRefusesPeersOffTheL2) {
   // node01 changes its address: the route is replaced in place.
   netlink_.ClearRequests();
   ASSERT_TRUE(backend.Reconcile({Gw("node01", "10.244.1.0/24", "192.168.206.21")}).ok());
-  EXPECT_THAT(netlink_.requests(),
-              ElementsAre("route replace 10.244.1.0/24 via 192.168.206.21 dev 2 table 254 proto 87 scope 0"));
+  EXPECT_THAT(
+      netlink_.requests(),
+      ElementsAre(
+          "route replace 10.244.1.0/24 via 192.168.206.21 dev 2 table 254 proto 87 scope 0"));
   netlink_.ClearRequests();
   ASSERT_TRUE(backend.Reconcile({}).ok());
-  EXPECT_THAT(netlink_.requests(),
-              ElementsAre("route del 10.244.1.0/24 via 192.168.206.21 dev 2 table 254 proto 87 scope 0"));
+  EXPECT_THAT(
+      netlink_.requests(),
+      ElementsAre("route del 10.244.1.0/24 via 192.168.206.21 dev 2 table 254 proto 87 scope 0"));
 }
 
 TEST_F(BackendTest, ASwitchOfBackendOrVniRemovesTheOldDevice) {
@@ -227,10 +255,14 @@ TEST_F(BackendTest, KernelErrorsAreReturned) {
   EXPECT_EQ(report.status().code(), StatusCode::kIoError);
   // The next pass completes what the failed one could not.
   netlink_.ClearRequests();
-  ASSERT_TRUE(backend.Reconcile({Vx("node01", "10.244.1.0/24", "192.168.206.20", "0a:00:00:00:00:01")}).ok());
-  EXPECT_THAT(netlink_.requests(),
-              ElementsAre("fdb append 0a:00:00:00:00:01 dev 3 dst 192.168.206.20",
-                          "route replace 10.244.1.0/24 via 10.244.1.0 dev 3 table 254 proto 87 scope 0 onlink"));
+  ASSERT_TRUE(
+      backend.Reconcile({Vx("node01", "10.244.1.0/24", "192.168.206.20", "0a:00:00:00:00:01")})
+          .ok());
+  EXPECT_THAT(
+      netlink_.requests(),
+      ElementsAre(
+          "fdb append 0a:00:00:00:00:01 dev 3 dst 192.168.206.20",
+          "route replace 10.244.1.0/24 via 10.244.1.0 dev 3 table 254 proto 87 scope 0 onlink"));
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
 // The kelp-flannel conflist and plugin links (see cni_install.h).
 #include "flannel/cni_install.h"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+
+#include <boost/json.hpp>
 
 #include "common/file.h"
 
@@ -42,12 +43,13 @@ Status InstallCni(const CniInstallOptions& options) {
     if (binary.empty() || !std::filesystem::exists(binary)) {
       return NotFoundError(fmt::format(
           "{} is missing and there is no kelp-cni binary to link it to (looked for {}); "
-          "pass --kelp-cni", target.string(), binary.string()));
+          "pass --kelp-cni",
+          target.string(), binary.string()));
     }
     std::filesystem::create_symlink(std::filesystem::absolute(binary), target, error);
     if (error && error != std::errc::file_exists) {
-      return IoError(fmt::format("link {} → {}: {}", target.string(), binary.string(),
-                                 error.message()));
+      return IoError(
+          fmt::format("link {} → {}: {}", target.string(), binary.string(), error.message()));
     }
   }
   return Status::Ok();

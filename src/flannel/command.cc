@@ -2,10 +2,9 @@
 #include "flannel/command.h"
 
 #include <pthread.h>
+#include <spdlog/spdlog.h>
 
 #include <csignal>
-
-#include <spdlog/spdlog.h>
 
 #include "client/https_client.h"
 

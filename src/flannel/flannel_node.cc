@@ -1,10 +1,10 @@
 // FlannelNode (see flannel_node.h).
 #include "flannel/flannel_node.h"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/json.hpp>
 #include <thread>
 
 #include "common/file.h"
@@ -55,8 +55,9 @@ Result<NetworkConfig> FlannelNode::LoadNetworkConfig() {
     if (config_map.ok()) {
       // Not a FindPath path: the key itself has a dot.
       const json::value* data = config_map->if_contains("data");
-      const json::value* text =
-          data != nullptr && data->is_object() ? data->get_object().if_contains(kNetConfKey) : nullptr;
+      const json::value* text = data != nullptr && data->is_object()
+                                    ? data->get_object().if_contains(kNetConfKey)
+                                    : nullptr;
       if (text == nullptr || !text->is_string()) {
         return InvalidArgumentError(fmt::format("ConfigMap {}/{} has no data.{}",
                                                 kConfigMapNamespace, kConfigMapName, kNetConfKey));
@@ -111,7 +112,8 @@ Status FlannelNode::Start() {
   // else is added.
   KELP_ASSIGN_OR_RETURN(client::ListResult nodes, client_.List(client::kNodes, "", {}));
   std::vector<client::ObjectPtr> objects;
-  for (json::object& n : nodes.items) objects.push_back(std::make_shared<json::object>(std::move(n)));
+  for (json::object& n : nodes.items)
+    objects.push_back(std::make_shared<json::object>(std::move(n)));
   KELP_RETURN_IF_ERROR(Reconcile(objects));
   spdlog::info("flannel: node {} subnet {} backend {} mtu {}", options_.node_name,
                local_.subnet.ToString(), network_.backend.type, setup_.mtu);
@@ -126,9 +128,10 @@ Status FlannelNode::Start() {
              // annotations and condition do.
              Result<NodeLease> before = LeaseFromNode(*old_node);
              Result<NodeLease> after = LeaseFromNode(*new_node);
-             const bool lease_changed = before.ok() != after.ok() ||
-                                        (before.ok() && !(*before == *after));
-             const bool own = GetString(*new_node, "metadata.name").value_or("") == options_.node_name;
+             const bool lease_changed =
+                 before.ok() != after.ok() || (before.ok() && !(*before == *after));
+             const bool own =
+                 GetString(*new_node, "metadata.name").value_or("") == options_.node_name;
              if (lease_changed || (own && !NetworkAvailable(*new_node))) Kick();
            },
        .on_delete = [this](const client::ObjectPtr&) { Kick(); }});
@@ -191,8 +194,10 @@ Status FlannelNode::SetUpLocal(const json::object& own_node) {
   if (options_.ip_masq) KELP_RETURN_IF_ERROR(ApplyMasquerade(nft_, network_.network, subnet));
   if (options_.install_cni) KELP_RETURN_IF_ERROR(InstallCni(options_.cni));
   KELP_RETURN_IF_ERROR(CreateDirectories(options_.subnet_file.parent_path(), 0755));
-  const std::string env = FormatSubnetEnv(
-      {.network = network_.network, .subnet = subnet, .mtu = setup_.mtu, .ip_masq = options_.ip_masq});
+  const std::string env = FormatSubnetEnv({.network = network_.network,
+                                           .subnet = subnet,
+                                           .mtu = setup_.mtu,
+                                           .ip_masq = options_.ip_masq});
   if (ReadFile(options_.subnet_file).value_or("") != env) {
     KELP_RETURN_IF_ERROR(WriteFileAtomic(options_.subnet_file, env, 0644));
   }
@@ -201,13 +206,12 @@ Status FlannelNode::SetUpLocal(const json::object& own_node) {
 
 Status FlannelNode::Publish(const json::object& own_node) {
   if (!HasAnnotations(own_node, backend_->type(), setup_.backend_data, public_ip_)) {
-    KELP_RETURN_IF_ERROR(client_
-                             .Patch(client::kNodes, "", options_.node_name,
-                                    client::PatchType::kMerge,
-                                    AnnotationPatch(backend_->type(), setup_.backend_data,
-                                                    public_ip_))
-                             .status()
-                             .WithContext("annotate node " + options_.node_name));
+    KELP_RETURN_IF_ERROR(
+        client_
+            .Patch(client::kNodes, "", options_.node_name, client::PatchType::kMerge,
+                   AnnotationPatch(backend_->type(), setup_.backend_data, public_ip_))
+            .status()
+            .WithContext("annotate node " + options_.node_name));
   }
   if (!NetworkAvailable(own_node)) {
     KELP_RETURN_IF_ERROR(client_

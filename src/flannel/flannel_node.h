@@ -53,8 +53,8 @@ class FlannelNode {
  public:
   // The seams are borrowed and must outlive the object; `netlink` and `nft` act on the node's
   // network namespace.
-  FlannelNode(client::ApiClient& client, net::Netlink& netlink, proxy::Nftables& nft,
-              Clock& clock, FlannelOptions options);
+  FlannelNode(client::ApiClient& client, net::Netlink& netlink, proxy::Nftables& nft, Clock& clock,
+              FlannelOptions options);
   ~FlannelNode();  // Stop()
   FlannelNode(const FlannelNode&) = delete;
   FlannelNode& operator=(const FlannelNode&) = delete;
@@ -62,7 +62,7 @@ class FlannelNode {
   // For the node agent: FlannelNode with the real kernel seams, opened in the calling
   // thread's network namespace, started. The ApiClient must outlive it.
   static Result<std::unique_ptr<FlannelNode>> StartWithKernel(client::ApiClient& client,
-                                                               FlannelOptions options);
+                                                              FlannelOptions options);
 
   // Blocks until the node is set up (or the error). Not restartable after Stop().
   Status Start();

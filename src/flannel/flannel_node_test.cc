@@ -4,9 +4,10 @@
 // a host-gw peer off the L2 network, and clear errors when the ConfigMap or podCIDR is missing.
 #include "flannel/flannel_node.h"
 
-#include <boost/json.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <boost/json.hpp>
 
 #include "client/testing/fake_api_client.h"
 #include "common/file.h"
@@ -25,8 +26,8 @@ namespace json = boost::json;
 using ::testing::HasSubstr;
 
 json::object NodeObject(const std::string& name, const std::string& pod_cidr) {
-  json::object node{{"apiVersion", "v1"}, {"kind", "Node"},
-                    {"metadata", json::object{{"name", name}}}};
+  json::object node{
+      {"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", json::object{{"name", name}}}};
   if (!pod_cidr.empty()) node["spec"] = json::object{{"podCIDR", pod_cidr}};
   return node;
 }
@@ -34,11 +35,11 @@ json::object NodeObject(const std::string& name, const std::string& pod_cidr) {
 json::object PeerNode(const std::string& name, const std::string& pod_cidr, const std::string& ip,
                       const std::string& backend, const std::string& data) {
   json::object node = NodeObject(name, pod_cidr);
-  node["metadata"].as_object()["annotations"] = json::object{
-      {kAnnotationBackendType, backend},
-      {kAnnotationBackendData, data},
-      {kAnnotationPublicIp, ip},
-      {kAnnotationKubeSubnetManager, "true"}};
+  node["metadata"].as_object()["annotations"] =
+      json::object{{kAnnotationBackendType, backend},
+                   {kAnnotationBackendData, data},
+                   {kAnnotationPublicIp, ip},
+                   {kAnnotationKubeSubnetManager, "true"}};
   return node;
 }
 
@@ -52,16 +53,18 @@ class FlannelNodeTest : public ::testing::Test {
   }
   void SeedConfig(const std::string& backend) {
     api_.Seed(client::kConfigMaps,
-              json::object{{"metadata", json::object{{"name", kConfigMapName},
-                                                     {"namespace", kConfigMapNamespace}}},
-                           {"data", json::object{{kNetConfKey, *MakeNetConf("10.244.0.0/16", backend)}}}});
+              json::object{
+                  {"metadata",
+                   json::object{{"name", kConfigMapName}, {"namespace", kConfigMapNamespace}}},
+                  {"data", json::object{{kNetConfKey, *MakeNetConf("10.244.0.0/16", backend)}}}});
   }
   FlannelOptions Options() const {
     FlannelOptions options;
     options.node_name = "node01";
     options.node_ip = "192.168.206.20";
     options.subnet_file = dir_.path() / "run" / "subnet.env";
-    options.cni = {.conf_dir = dir_.path() / "net.d", .bin_dir = dir_.path() / "bin",
+    options.cni = {.conf_dir = dir_.path() / "net.d",
+                   .bin_dir = dir_.path() / "bin",
                    .kelp_cni_binary = dir_.path() / "kelp-cni"};
     options.start_timeout = std::chrono::milliseconds(0);
     options.run_loop = false;
@@ -108,7 +111,8 @@ TEST_F(FlannelNodeTest, StartPublishesWritesAndReconcilesPeers) {
             "FLANNEL_IPMASQ=true\n");
   EXPECT_EQ(*ReadFile(dir_.path() / "net.d" / kConflistName), FlannelConflist());
   for (const char* plugin : {"kelp-flannel", "kelp-bridge", "kelp-ipam"}) {
-    EXPECT_EQ(std::filesystem::read_symlink(dir_.path() / "bin" / plugin), dir_.path() / "kelp-cni");
+    EXPECT_EQ(std::filesystem::read_symlink(dir_.path() / "bin" / plugin),
+              dir_.path() / "kelp-cni");
   }
   ASSERT_EQ(nft_.transactions().size(), 1u);
   EXPECT_THAT(nft_.transactions()[0], HasSubstr("ip saddr 10.244.0.0/16 ip daddr != 224.0.0.0/4 "
@@ -119,14 +123,15 @@ TEST_F(FlannelNodeTest, StartPublishesWritesAndReconcilesPeers) {
                              *net::Ipv4Address::Parse("192.168.206.20")));
   EXPECT_TRUE(NetworkAvailable(own));
 
-  EXPECT_THAT(Routes(), ::testing::ElementsAre(
-                            "10.244.0.0/24 via 10.244.0.0 dev 3 table 254 proto 87 scope 0 onlink"));
+  EXPECT_THAT(Routes(),
+              ::testing::ElementsAre(
+                  "10.244.0.0/24 via 10.244.0.0 dev 3 table 254 proto 87 scope 0 onlink"));
 
   // node02 gets its lease; a second pass adds it and republishes nothing.
-  ASSERT_TRUE(api_.Update(client::kNodes,
-                          PeerNode("node02", "10.244.2.0/24", "192.168.206.30", "vxlan",
-                                   R"({"VNI":1,"VtepMAC":"0a:00:00:00:00:30"})"))
-                  .ok());
+  ASSERT_TRUE(
+      api_.Update(client::kNodes, PeerNode("node02", "10.244.2.0/24", "192.168.206.30", "vxlan",
+                                           R"({"VNI":1,"VtepMAC":"0a:00:00:00:00:30"})"))
+          .ok());
   api_.ClearActions();
   ASSERT_TRUE(node.Reconcile(Nodes()).ok());
   EXPECT_TRUE(api_.Actions().empty());
@@ -135,8 +140,9 @@ TEST_F(FlannelNodeTest, StartPublishesWritesAndReconcilesPeers) {
   // The master is deleted: its route, neighbour and FDB entry go.
   ASSERT_TRUE(api_.Delete(client::kNodes, "", "master", {}).ok());
   ASSERT_TRUE(node.Reconcile(Nodes()).ok());
-  EXPECT_THAT(Routes(), ::testing::ElementsAre(
-                            "10.244.2.0/24 via 10.244.2.0 dev 3 table 254 proto 87 scope 0 onlink"));
+  EXPECT_THAT(Routes(),
+              ::testing::ElementsAre(
+                  "10.244.2.0/24 via 10.244.2.0 dev 3 table 254 proto 87 scope 0 onlink"));
   EXPECT_EQ(netlink_.ListNeighbours(3)->size(), 1u);
   EXPECT_EQ(netlink_.ListFdb(3)->size(), 1u);
 }
@@ -151,7 +157,8 @@ TEST_F(FlannelNodeTest, RenumberedNodeIsSetUpAgain) {
   ASSERT_TRUE(api_.Update(client::kNodes, own).ok());
   ASSERT_TRUE(node.Reconcile(Nodes()).ok());
   EXPECT_EQ(node.subnet().ToString(), "10.244.9.0/24");
-  EXPECT_THAT(*ReadFile(dir_.path() / "run" / "subnet.env"), HasSubstr("FLANNEL_SUBNET=10.244.9.1/24"));
+  EXPECT_THAT(*ReadFile(dir_.path() / "run" / "subnet.env"),
+              HasSubstr("FLANNEL_SUBNET=10.244.9.1/24"));
   std::vector<net::Address> addresses = *netlink_.ListAddresses(3);
   ASSERT_EQ(addresses.size(), 1u);
   EXPECT_EQ(addresses[0].prefix.ToString(), "10.244.9.0/32");

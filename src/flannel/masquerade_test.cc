@@ -45,19 +45,24 @@ TEST(CniInstallTest, WritesTheConflistAndLinksOnlyMissingPlugins) {
   ASSERT_TRUE(WriteFileAtomic(dir.path() / "kelp-cni", "binary", 0755).ok());
   ASSERT_TRUE(CreateDirectories(dir.path() / "bin", 0755).ok());
   ASSERT_TRUE(WriteFileAtomic(dir.path() / "bin" / "kelp-ipam", "someone else's", 0755).ok());
-  CniInstallOptions options{.conf_dir = dir.path() / "net.d", .bin_dir = dir.path() / "bin",
+  CniInstallOptions options{.conf_dir = dir.path() / "net.d",
+                            .bin_dir = dir.path() / "bin",
                             .kelp_cni_binary = dir.path() / "kelp-cni"};
   ASSERT_TRUE(InstallCni(options).ok());
   EXPECT_EQ(*ReadFile(dir.path() / "net.d" / kConflistName),
             R"({"cniVersion":"1.0.0","name":"cbr0","plugins":[{"type":"kelp-flannel",)"
-            R"("delegate":{"hairpinMode":true,"isDefaultGateway":true}}]})" "\n");
-  EXPECT_EQ(std::filesystem::read_symlink(dir.path() / "bin" / "kelp-flannel"), dir.path() / "kelp-cni");
-  EXPECT_EQ(std::filesystem::read_symlink(dir.path() / "bin" / "kelp-bridge"), dir.path() / "kelp-cni");
+            R"("delegate":{"hairpinMode":true,"isDefaultGateway":true}}]})"
+            "\n");
+  EXPECT_EQ(std::filesystem::read_symlink(dir.path() / "bin" / "kelp-flannel"),
+            dir.path() / "kelp-cni");
+  EXPECT_EQ(std::filesystem::read_symlink(dir.path() / "bin" / "kelp-bridge"),
+            dir.path() / "kelp-cni");
   EXPECT_EQ(*ReadFile(dir.path() / "bin" / "kelp-ipam"), "someone else's");
   // Idempotent.
   ASSERT_TRUE(InstallCni(options).ok());
 
-  CniInstallOptions missing{.conf_dir = dir.path() / "net2.d", .bin_dir = dir.path() / "bin2",
+  CniInstallOptions missing{.conf_dir = dir.path() / "net2.d",
+                            .bin_dir = dir.path() / "bin2",
                             .kelp_cni_binary = dir.path() / "no-such-kelp-cni"};
   Status status = InstallCni(missing);
   EXPECT_EQ(status.code(), StatusCode::kNotFound);

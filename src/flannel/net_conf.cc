@@ -1,8 +1,9 @@
 // net-conf.json and subnet.env (see net_conf.h).
 #include "flannel/net_conf.h"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+
+#include <boost/json.hpp>
 
 #include "common/json.h"
 
@@ -18,8 +19,8 @@ Result<int64_t> IntField(const json::object& object, std::string_view key, int64
   if (!value->is_int64() && !value->is_uint64()) {
     return InvalidArgumentError(fmt::format("net-conf.json: {} must be a number", key));
   }
-  const int64_t number = value->is_int64() ? value->get_int64()
-                                           : static_cast<int64_t>(value->get_uint64());
+  const int64_t number =
+      value->is_int64() ? value->get_int64() : static_cast<int64_t>(value->get_uint64());
   if (number < min || number > max) {
     return InvalidArgumentError(
         fmt::format("net-conf.json: {} {} is out of range [{}, {}]", key, number, min, max));
@@ -34,7 +35,8 @@ Result<BackendConfig> ParseBackend(const json::object& root) {
   if (!value->is_object()) return InvalidArgumentError("net-conf.json: Backend must be an object");
   const json::object& object = value->get_object();
   if (const json::value* type = object.if_contains("Type")) {
-    if (!type->is_string()) return InvalidArgumentError("net-conf.json: Backend.Type must be a string");
+    if (!type->is_string())
+      return InvalidArgumentError("net-conf.json: Backend.Type must be a string");
     backend.type = std::string(type->get_string());
   }
   if (backend.type != kBackendVxlan && backend.type != kBackendHostGw &&
@@ -68,13 +70,14 @@ Result<NetworkConfig> ParseNetConf(std::string_view json_text) {
     return InvalidArgumentError("net-conf.json: Network (an IPv4 CIDR) is required");
   }
   Result<net::Ipv4Prefix> prefix = net::Ipv4Prefix::Parse(network->get_string());
-  if (!prefix.ok()) return InvalidArgumentError("net-conf.json: Network: " + prefix.status().message());
+  if (!prefix.ok())
+    return InvalidArgumentError("net-conf.json: Network: " + prefix.status().message());
   config.network = prefix->Network();
   KELP_ASSIGN_OR_RETURN(int64_t subnet_len, IntField(root, "SubnetLen", 24, 1, 30));
   if (subnet_len <= config.network.length) {
-    return InvalidArgumentError(fmt::format(
-        "net-conf.json: SubnetLen {} must be longer than the Network's /{}", subnet_len,
-        config.network.length));
+    return InvalidArgumentError(
+        fmt::format("net-conf.json: SubnetLen {} must be longer than the Network's /{}", subnet_len,
+                    config.network.length));
   }
   config.subnet_len = static_cast<int>(subnet_len);
   KELP_ASSIGN_OR_RETURN(config.backend, ParseBackend(root));
@@ -103,10 +106,9 @@ Result<std::string> MakeNetConf(std::string_view cluster_cidr, std::string_view 
 
 std::string FormatSubnetEnv(const SubnetEnv& env) {
   const net::Ipv4Prefix first_host{{env.subnet.Network().address.value + 1}, env.subnet.length};
-  return fmt::format(
-      "FLANNEL_NETWORK={}\nFLANNEL_SUBNET={}\nFLANNEL_MTU={}\nFLANNEL_IPMASQ={}\n",
-      env.network.Network().ToString(), first_host.ToString(), env.mtu,
-      env.ip_masq ? "true" : "false");
+  return fmt::format("FLANNEL_NETWORK={}\nFLANNEL_SUBNET={}\nFLANNEL_MTU={}\nFLANNEL_IPMASQ={}\n",
+                     env.network.Network().ToString(), first_host.ToString(), env.mtu,
+                     env.ip_masq ? "true" : "false");
 }
 
 }  // namespace kelp::flannel

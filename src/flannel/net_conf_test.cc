@@ -25,7 +25,8 @@ TEST(NetConfTest, ParsesEachBackend) {
   EXPECT_EQ(vxlan->backend.vni, 4u);
   EXPECT_EQ(vxlan->backend.port, 4789);
   EXPECT_TRUE(vxlan->backend.direct_routing);
-  Result<NetworkConfig> host_gw = ParseNetConf(R"({"Network":"10.1.0.0/16","Backend":{"Type":"host-gw"}})");
+  Result<NetworkConfig> host_gw =
+      ParseNetConf(R"({"Network":"10.1.0.0/16","Backend":{"Type":"host-gw"}})");
   ASSERT_TRUE(host_gw.ok());
   EXPECT_EQ(host_gw->backend.type, "host-gw");
   Result<NetworkConfig> udp = ParseNetConf(R"({"Network":"10.1.0.0/16","Backend":{"Type":"udp"}})");
@@ -63,7 +64,8 @@ TEST(NetConfTest, RejectsBadInputWithTheField) {
 TEST(NetConfTest, MakeNetConfRoundTrips) {
   Result<std::string> text = MakeNetConf("10.244.0.0/16", "host-gw");
   ASSERT_TRUE(text.ok());
-  EXPECT_EQ(*text, R"({"Network":"10.244.0.0/16","SubnetLen":24,"Backend":{"Type":"host-gw"}})" "\n");
+  EXPECT_EQ(*text, R"({"Network":"10.244.0.0/16","SubnetLen":24,"Backend":{"Type":"host-gw"}})"
+                   "\n");
   Result<NetworkConfig> parsed = ParseNetConf(*MakeNetConf("10.50.0.0/16", "vxlan"));
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(parsed->backend.type, "vxlan");

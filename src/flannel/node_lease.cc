@@ -1,9 +1,10 @@
 // Node objects ↔ flannel leases (see node_lease.h).
 #include "flannel/node_lease.h"
 
+#include <fmt/format.h>
+
 #include <boost/json.hpp>
 #include <ctime>
-#include <fmt/format.h>
 
 #include "common/json.h"
 
@@ -27,11 +28,12 @@ std::string NodeName(const json::object& node) {
 
 Result<net::Ipv4Prefix> PodCidrOf(const json::object& node) {
   Result<std::string> cidr = GetString(node, "spec.podCIDR");
-  if (!cidr.ok() || cidr->empty()) return NotFoundError("node " + NodeName(node) + " has no podCIDR yet");
+  if (!cidr.ok() || cidr->empty())
+    return NotFoundError("node " + NodeName(node) + " has no podCIDR yet");
   Result<net::Ipv4Prefix> prefix = net::Ipv4Prefix::Parse(*cidr);
   if (!prefix.ok()) {
-    return InvalidArgumentError("node " + NodeName(node) + ": spec.podCIDR: " +
-                                prefix.status().message());
+    return InvalidArgumentError("node " + NodeName(node) +
+                                ": spec.podCIDR: " + prefix.status().message());
   }
   return prefix->Network();
 }
@@ -59,8 +61,8 @@ Result<NodeLease> LeaseFromNode(const json::object& node) {
                                   " is not a JSON object");
     }
     Result<std::string> mac_text = GetString(*parsed, "VtepMAC");
-    Result<net::MacAddress> mac =
-        mac_text.ok() ? net::MacAddress::Parse(*mac_text) : Result<net::MacAddress>(mac_text.status());
+    Result<net::MacAddress> mac = mac_text.ok() ? net::MacAddress::Parse(*mac_text)
+                                                : Result<net::MacAddress>(mac_text.status());
     if (!mac.ok()) {
       return InvalidArgumentError("node " + lease.node + ": " + kAnnotationBackendData +
                                   ": VtepMAC: " + mac.status().message());
@@ -100,14 +102,12 @@ std::string NetworkAvailablePatch(std::chrono::system_clock::time_point now) {
   char text[32];
   std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
   const std::string time = text;
-  json::object condition{{"type", "NetworkUnavailable"},
-                         {"status", "False"},
-                         {"reason", "FlannelIsUp"},
-                         {"message", "Flannel is running on this node"},
-                         {"lastTransitionTime", time},
-                         {"lastHeartbeatTime", time}};
-  return json::serialize(json::object{
-      {"status", json::object{{"conditions", json::array{std::move(condition)}}}}});
+  json::object condition{
+      {"type", "NetworkUnavailable"}, {"status", "False"},
+      {"reason", "FlannelIsUp"},      {"message", "Flannel is running on this node"},
+      {"lastTransitionTime", time},   {"lastHeartbeatTime", time}};
+  return json::serialize(
+      json::object{{"status", json::object{{"conditions", json::array{std::move(condition)}}}}});
 }
 
 bool NetworkAvailable(const json::object& node) {

@@ -5,11 +5,10 @@
 // functions from a Node object to a NodeLease and from a lease to the patches that publish it.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <chrono>
 #include <optional>
 #include <string>
-
-#include <boost/json/object.hpp>
 
 #include "common/status.h"
 #include "net/ip.h"
@@ -25,7 +24,7 @@ inline constexpr char kAnnotationKubeSubnetManager[] =
 // One node's lease: what a backend needs to reach the pods of that node.
 struct NodeLease {
   std::string node;
-  net::Ipv4Prefix subnet;   // network form
+  net::Ipv4Prefix subnet;  // network form
   net::Ipv4Address public_ip;
   std::string backend_type;
   std::optional<net::MacAddress> vtep_mac;  // vxlan: backend-data's VtepMAC

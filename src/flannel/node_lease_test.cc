@@ -1,8 +1,9 @@
 // Node objects → leases, and the annotation/condition patches flannel writes.
 #include "flannel/node_lease.h"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+
+#include <boost/json.hpp>
 
 #include "common/json.h"
 
@@ -63,22 +64,25 @@ TEST(NodeLeaseTest, PatchesAreFlannels) {
   const std::string data = VxlanBackendData(1, *net::MacAddress::Parse("aa:bb:cc:dd:ee:01"));
   EXPECT_EQ(data, R"({"VNI":1,"VtepMAC":"aa:bb:cc:dd:ee:01"})");
   const std::string patch = AnnotationPatch("vxlan", data, ip);
-  EXPECT_EQ(patch,
-            R"({"metadata":{"annotations":{"flannel.alpha.coreos.com/backend-type":"vxlan",)"
-            R"("flannel.alpha.coreos.com/backend-data":"{\"VNI\":1,\"VtepMAC\":\"aa:bb:cc:dd:ee:01\"}",)"
-            R"("flannel.alpha.coreos.com/public-ip":"192.168.206.20",)"
-            R"("flannel.alpha.coreos.com/kube-subnet-manager":"true"}}})");
+  EXPECT_EQ(
+      patch,
+      R"({"metadata":{"annotations":{"flannel.alpha.coreos.com/backend-type":"vxlan",)"
+      R"("flannel.alpha.coreos.com/backend-data":"{\"VNI\":1,\"VtepMAC\":\"aa:bb:cc:dd:ee:01\"}",)"
+      R"("flannel.alpha.coreos.com/public-ip":"192.168.206.20",)"
+      R"("flannel.alpha.coreos.com/kube-subnet-manager":"true"}}})");
   json::object node = Node(patch);
   EXPECT_TRUE(HasAnnotations(node, "vxlan", data, ip));
   EXPECT_FALSE(HasAnnotations(node, "host-gw", "null", ip));
 
   const std::string status = NetworkAvailablePatch(std::chrono::system_clock::time_point{});
-  EXPECT_EQ(status,
-            R"({"status":{"conditions":[{"type":"NetworkUnavailable","status":"False",)"
-            R"("reason":"FlannelIsUp","message":"Flannel is running on this node",)"
-            R"("lastTransitionTime":"1970-01-01T00:00:00Z","lastHeartbeatTime":"1970-01-01T00:00:00Z"}]}})");
+  EXPECT_EQ(
+      status,
+      R"({"status":{"conditions":[{"type":"NetworkUnavailable","status":"False",)"
+      R"("reason":"FlannelIsUp","message":"Flannel is running on this node",)"
+      R"("lastTransitionTime":"1970-01-01T00:00:00Z","lastHeartbeatTime":"1970-01-01T00:00:00Z"}]}})");
   EXPECT_TRUE(NetworkAvailable(Node(status)));
-  EXPECT_FALSE(NetworkAvailable(Node(R"({"status":{"conditions":[{"type":"Ready","status":"False"}]}})")));
+  EXPECT_FALSE(
+      NetworkAvailable(Node(R"({"status":{"conditions":[{"type":"Ready","status":"False"}]}})")));
 }
 
 }  // namespace

@@ -3,10 +3,12 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -17,9 +19,6 @@
 #include <cstring>
 #include <mutex>
 #include <vector>
-
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 namespace kelp::flannel {
 namespace {
@@ -81,8 +80,8 @@ void UdpBackend::StopProxy() {
 Result<BackendSetup> UdpBackend::Setup(const LocalNode& local) {
   KELP_ASSIGN_OR_RETURN(Uplink uplink, FindUplink(netlink_, local.uplink, local.public_ip));
   if (uplink.link.mtu <= kUdpOverhead + 68) {
-    return InvalidArgumentError(fmt::format("uplink {} MTU {} is too small for udp",
-                                            uplink.link.name, uplink.link.mtu));
+    return InvalidArgumentError(
+        fmt::format("uplink {} MTU {} is too small for udp", uplink.link.name, uplink.link.mtu));
   }
   const uint32_t mtu = uplink.link.mtu - kUdpOverhead;
   KELP_RETURN_IF_ERROR(RemoveOtherVxlanDevices(netlink_, ""));
@@ -132,8 +131,7 @@ Result<BackendSetup> UdpBackend::Setup(const LocalNode& local) {
   if (device.mtu != mtu) KELP_RETURN_IF_ERROR(netlink_.SetLinkMtu(device.index, mtu));
   // <subnet>.0 with the whole network's prefix: the connected route sends every other pod
   // subnet into flannel0 (this node's own subnet is more specific, on cni0).
-  const net::Address own{device.index,
-                         {local.subnet.Network().address, local.network.length}};
+  const net::Address own{device.index, {local.subnet.Network().address, local.network.length}};
   KELP_ASSIGN_OR_RETURN(std::vector<net::Address> addresses, netlink_.ListAddresses(device.index));
   bool has_own = false;
   for (const net::Address& a : addresses) {
@@ -182,8 +180,8 @@ Result<ReconcileReport> UdpBackend::Reconcile(const std::vector<NodeLease>& remo
 }
 
 UdpBackend::Counters UdpBackend::counters() const {
-  return {tun_packets_.load(), udp_packets_.load(), sendmmsg_calls_.load(),
-          recvmmsg_calls_.load(), dropped_.load()};
+  return {tun_packets_.load(), udp_packets_.load(), sendmmsg_calls_.load(), recvmmsg_calls_.load(),
+          dropped_.load()};
 }
 
 void UdpBackend::TunToUdp() {
@@ -321,8 +319,7 @@ void UdpBackend::UdpToTun() {
             dropped_.fetch_add(1, std::memory_order_relaxed);
             continue;
           }
-          const iovec parts[2] = {{const_cast<VnetHeader*>(&plain), kVnetHeader},
-                                  {data, length}};
+          const iovec parts[2] = {{const_cast<VnetHeader*>(&plain), kVnetHeader}, {data, length}};
           deliver(parts, 2, kVnetHeader + length);
           continue;
         }

@@ -37,11 +37,11 @@ class UdpBackend final : public Backend {
   Result<ReconcileReport> Reconcile(const std::vector<NodeLease>& remotes) override;
 
   struct Counters {
-    uint64_t tun_packets = 0;      // read from flannel0 and sent
-    uint64_t udp_packets = 0;      // received and written to flannel0
+    uint64_t tun_packets = 0;  // read from flannel0 and sent
+    uint64_t udp_packets = 0;  // received and written to flannel0
     uint64_t sendmmsg_calls = 0;
     uint64_t recvmmsg_calls = 0;
-    uint64_t dropped = 0;          // no peer for the destination, or not from a peer
+    uint64_t dropped = 0;  // no peer for the destination, or not from a peer
   };
   Counters counters() const;
 
@@ -61,12 +61,12 @@ class UdpBackend final : public Backend {
   std::thread tun_to_udp_;
   std::thread udp_to_tun_;
 
-  mutable std::shared_mutex peers_mutex_;  // guards peers_, peer_ips_
+  mutable std::shared_mutex peers_mutex_;         // guards peers_, peer_ips_
   std::unordered_map<uint32_t, uint32_t> peers_;  // subnet network address → peer public IP
   std::unordered_map<uint32_t, bool> peer_ips_;   // public IPs allowed to send to us
 
-  std::atomic<uint64_t> tun_packets_{0}, udp_packets_{0}, sendmmsg_calls_{0},
-      recvmmsg_calls_{0}, dropped_{0};
+  std::atomic<uint64_t> tun_packets_{0}, udp_packets_{0}, sendmmsg_calls_{0}, recvmmsg_calls_{0},
+      dropped_{0};
 };
 
 }  // namespace kelp::flannel

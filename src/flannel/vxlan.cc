@@ -10,9 +10,7 @@ namespace {
 
 constexpr uint32_t kVxlanOverhead = 50;  // outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8
 
-net::Ipv4Address NetworkAddress(const net::Ipv4Prefix& subnet) {
-  return subnet.Network().address;
-}
+net::Ipv4Address NetworkAddress(const net::Ipv4Prefix& subnet) { return subnet.Network().address; }
 
 }  // namespace
 
@@ -32,8 +30,8 @@ net::MacAddress VxlanBackend::VtepMac(const std::string& node_name) {
 Result<BackendSetup> VxlanBackend::Setup(const LocalNode& local) {
   KELP_ASSIGN_OR_RETURN(Uplink uplink, FindUplink(netlink_, local.uplink, local.public_ip));
   if (uplink.link.mtu <= kVxlanOverhead + 68) {
-    return InvalidArgumentError(fmt::format("uplink {} MTU {} is too small for vxlan",
-                                            uplink.link.name, uplink.link.mtu));
+    return InvalidArgumentError(
+        fmt::format("uplink {} MTU {} is too small for vxlan", uplink.link.name, uplink.link.mtu));
   }
   const uint32_t mtu = uplink.link.mtu - kVxlanOverhead;
   const net::MacAddress mac = VtepMac(local.name);

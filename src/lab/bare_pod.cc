@@ -1,10 +1,10 @@
 // BarePods (see bare_pod.h): `kelp lab exec` + `ip netns` + the CNI plugins of the node.
 #include "lab/bare_pod.h"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <thread>
 
 #include "common/file.h"
@@ -29,8 +29,9 @@ Status Check(const Result<ProcessResult>& result, const std::string& what) {
 
 std::vector<std::string> BarePods::InNode(const std::string& node,
                                           std::vector<std::string> argv) const {
-  std::vector<std::string> full = {kelp_.string(), "lab", "exec", "--prefix", options_.prefix,
-                                   "--dir", options_.dir.string(), node, "--"};
+  std::vector<std::string> full = {
+      kelp_.string(),        "lab", "exec", "--prefix", options_.prefix, "--dir",
+      options_.dir.string(), node,  "--"};
   full.insert(full.end(), argv.begin(), argv.end());
   return full;
 }
@@ -71,14 +72,14 @@ Result<ProcessResult> BarePods::Cni(const std::string& node, const std::string& 
   conf["cniVersion"] = conflist["cniVersion"];
   conf["name"] = conflist["name"];
   KELP_ASSIGN_OR_RETURN(std::string type, GetString(conf, "type"));
-  return runner_.Run({.argv = InNode(node, {"/opt/cni/bin/" + type}),
-                      .env = std::vector<std::string>{
-                          "CNI_COMMAND=" + command, "CNI_CONTAINERID=" + pod,
-                          "CNI_NETNS=/run/netns/" + pod, "CNI_IFNAME=eth0",
-                          "CNI_PATH=/opt/cni/bin:/usr/lib/cni",
-                          "PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
-                      .stdin_data = json::serialize(conf),
-                      .timeout = 60s});
+  return runner_.Run(
+      {.argv = InNode(node, {"/opt/cni/bin/" + type}),
+       .env = std::vector<std::string>{"CNI_COMMAND=" + command, "CNI_CONTAINERID=" + pod,
+                                       "CNI_NETNS=/run/netns/" + pod, "CNI_IFNAME=eth0",
+                                       "CNI_PATH=/opt/cni/bin:/usr/lib/cni",
+                                       "PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+       .stdin_data = json::serialize(conf),
+       .timeout = 60s});
 }
 
 Result<std::string> BarePods::Add(const std::string& node, const std::string& pod,
@@ -88,9 +89,9 @@ Result<std::string> BarePods::Add(const std::string& node, const std::string& po
     if (std::chrono::steady_clock::now() > deadline) return Conflist(node).status();
     std::this_thread::sleep_for(100ms);
   }
-  KELP_RETURN_IF_ERROR(Check(runner_.Run({.argv = InNode(node, {"ip", "netns", "add", pod}),
-                                          .timeout = 20s}),
-                             "ip netns add " + pod + " on " + node));
+  KELP_RETURN_IF_ERROR(
+      Check(runner_.Run({.argv = InNode(node, {"ip", "netns", "add", pod}), .timeout = 20s}),
+            "ip netns add " + pod + " on " + node));
   Result<ProcessResult> added = Cni(node, pod, "ADD");
   Status status = Check(added, "CNI ADD " + pod + " on " + node);
   Result<json::object> result =

@@ -3,16 +3,15 @@
 // `kelp flannel` per node, bare pods attached by the kelp-flannel CNI plugin flannel
 // installed. For vxlan, host-gw and udp: pods talk (ping, TCP) within a node and across nodes;
 // a capture on the underlay shows VXLAN frames on UDP 8472 (vxlan) or datagrams on UDP 8285
-// (udp) carrying the pods' packets, or the pods' own packets (host-gw). For vxlan and host-gw: a deleted Node's route, neighbour and FDB entry go on
-// every other node; a flannel restart leaves the kernel state exactly as it was and sweeps a
-// stale route planted while it was down. Each test has its own prefix, subnet and directory
-// and runs `kelp lab down` at the end whatever happened.
+// (udp) carrying the pods' packets, or the pods' own packets (host-gw). For vxlan and host-gw: a
+// deleted Node's route, neighbour and FDB entry go on every other node; a flannel restart leaves
+// the kernel state exactly as it was and sweeps a stale route planted while it was down. Each test
+// has its own prefix, subnet and directory and runs `kelp lab down` at the end whatever happened.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
-#include <gtest/gtest.h>
-
 #include <iostream>
 
 #include "client/client_config.h"
@@ -46,11 +45,11 @@ class FlannelLabTest : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(topology.ok()) << topology.status().ToString();
     topology_ = *topology;
     pods_ = std::make_unique<lab::BarePods>(runner_, KELP_BINARY, options_);
-    Result<ProcessResult> up = runner_.Run(
-        {.argv = {KELP_BINARY, "lab", "up", "--hollow", "--prefix", options_.prefix, "--dir",
-                  options_.dir.string(), "--subnet", options_.subnet, "--flannel-backend",
-                  options_.flannel_backend},
-         .timeout = 180s});
+    Result<ProcessResult> up =
+        runner_.Run({.argv = {KELP_BINARY, "lab", "up", "--hollow", "--prefix", options_.prefix,
+                              "--dir", options_.dir.string(), "--subnet", options_.subnet,
+                              "--flannel-backend", options_.flannel_backend},
+                     .timeout = 180s});
     ASSERT_TRUE(up.ok()) << up.status().ToString();
     ASSERT_EQ(up->exit_code, 0) << up->stdout_data << up->stderr_data;
     Result<client::ClientConfig> config = client::LoadKubeconfig(topology_.kubeconfig);
@@ -67,10 +66,10 @@ class FlannelLabTest : public ::testing::TestWithParam<std::string> {
 
   void TearDown() override {
     flannels_.clear();  // SIGKILL whatever still runs (the lab's down would find it anyway)
-    Result<ProcessResult> down = runner_.Run(
-        {.argv = {KELP_BINARY, "lab", "down", "--prefix", options_.prefix, "--dir",
-                  options_.dir.string()},
-         .timeout = 120s});
+    Result<ProcessResult> down =
+        runner_.Run({.argv = {KELP_BINARY, "lab", "down", "--prefix", options_.prefix, "--dir",
+                              options_.dir.string()},
+                     .timeout = 120s});
     EXPECT_TRUE(down.ok() && down->exit_code == 0)
         << (down.ok() ? down->stdout_data + down->stderr_data : down.status().ToString());
   }
@@ -79,10 +78,10 @@ class FlannelLabTest : public ::testing::TestWithParam<std::string> {
 
   void StartFlannel(const std::string& node) {
     Result<std::unique_ptr<ChildProcess>> child = runner_.Start(
-        {.argv = pods_->InNode(node, {KELP_BINARY, "flannel", "--server", topology_.ServerUrl(),
-                                      "--token", token_, "--node-name", node, "--node-ip",
-                                      Node(node).address, "--kelp-cni", KELP_CNI_BINARY,
-                                      "--resync-period", "2s"}),
+        {.argv = pods_->InNode(
+             node, {KELP_BINARY, "flannel", "--server", topology_.ServerUrl(), "--token", token_,
+                    "--node-name", node, "--node-ip", Node(node).address, "--kelp-cni",
+                    KELP_CNI_BINARY, "--resync-period", "2s"}),
          .output_file = (dir_.path() / ("flannel-" + node + ".log")).string()});
     ASSERT_TRUE(child.ok()) << child.status().ToString();
     flannels_[node] = std::move(*child);
@@ -123,11 +122,11 @@ class FlannelLabTest : public ::testing::TestWithParam<std::string> {
   std::string KernelState(const std::string& node) {
     std::string state = "routes:\n" + Routes(node);
     if (GetParam() == "vxlan") {
-      state += "neigh:\n" + Run(pods_->InNode(node, {"ip", "-o", "neigh", "show", "dev", "flannel.1",
-                                                      "nud", "permanent"}));
+      state += "neigh:\n" + Run(pods_->InNode(node, {"ip", "-o", "neigh", "show", "dev",
+                                                     "flannel.1", "nud", "permanent"}));
       state += "fdb:\n" + Run(pods_->InNode(node, {"bridge", "fdb", "show", "dev", "flannel.1"}));
-      state += "addr:\n" + Run(pods_->InNode(node, {"ip", "-o", "-4", "addr", "show", "dev",
-                                                     "flannel.1"}));
+      state += "addr:\n" +
+               Run(pods_->InNode(node, {"ip", "-o", "-4", "addr", "show", "dev", "flannel.1"}));
     }
     state += "nft:\n" + Run(pods_->InNode(node, {"nft", "list", "table", "ip", "kelp-flannel"}));
     return state;
@@ -174,7 +173,9 @@ TEST_P(FlannelTrafficTest, PodsTalkWithinAndAcrossNodes) {
   Result<std::string> env = ReadFile(SubnetEnv("node01"));
   ASSERT_TRUE(env.ok());
   EXPECT_NE(env->find("FLANNEL_NETWORK=10.244.0.0/16\n"), std::string::npos) << *env;
-  EXPECT_NE(env->find(vxlan ? "FLANNEL_MTU=1450\n" : udp ? "FLANNEL_MTU=1472\n" : "FLANNEL_MTU=1500\n"),
+  EXPECT_NE(env->find(vxlan ? "FLANNEL_MTU=1450\n"
+                      : udp ? "FLANNEL_MTU=1472\n"
+                            : "FLANNEL_MTU=1500\n"),
             std::string::npos)
       << *env;
   Result<json::object> node01 = api_->Get(client::kNodes, "", "node01");
@@ -204,9 +205,9 @@ TEST_P(FlannelTrafficTest, PodsTalkWithinAndAcrossNodes) {
   int encapsulated = 0;
   int plain = 0;
   for (const CapturedPacket& p : packets) {
-    if (p.udp_dport != 0 && p.udp_dport == encapsulation_port &&
-        p.src == Node("node01").address && p.dst == Node("node02").address && p.inner_src == a &&
-        p.inner_dst == c && p.inner_protocol == 1) {
+    if (p.udp_dport != 0 && p.udp_dport == encapsulation_port && p.src == Node("node01").address &&
+        p.dst == Node("node02").address && p.inner_src == a && p.inner_dst == c &&
+        p.inner_protocol == 1) {
       ++encapsulated;
     }
     if (p.src == a && p.dst == c && p.protocol == 1) ++plain;
@@ -224,9 +225,9 @@ TEST_P(FlannelTrafficTest, PodsTalkWithinAndAcrossNodes) {
 
   // TCP across nodes: a listener in pc, a client in pa.
   const std::filesystem::path received = dir_.path() / "received.txt";
-  Result<std::unique_ptr<ChildProcess>> listener = runner_.Start(
-      {.argv = pods_->InPod("node02", "pc", {"busybox", "nc", "-l", "-p", "5001"}),
-       .output_file = received.string()});
+  Result<std::unique_ptr<ChildProcess>> listener =
+      runner_.Start({.argv = pods_->InPod("node02", "pc", {"busybox", "nc", "-l", "-p", "5001"}),
+                     .output_file = received.string()});
   ASSERT_TRUE(listener.ok());
   bool sent = WaitFor(
       [&] {
@@ -243,16 +244,16 @@ TEST_P(FlannelTrafficTest, PodsTalkWithinAndAcrossNodes) {
 
   // A 2 s bulk stream (TCP segmentation offload, full windows; for udp the two-part frames of
   // 64 KiB super-packets) flows: iperf3 counts what the server received.
-  Result<std::unique_ptr<ChildProcess>> iperf_server = runner_.Start(
-      {.argv = pods_->InPod("node02", "pc", {"iperf3", "-s", "-1"}),
-       .output_file = (dir_.path() / "iperf3-server.log").string()});
+  Result<std::unique_ptr<ChildProcess>> iperf_server =
+      runner_.Start({.argv = pods_->InPod("node02", "pc", {"iperf3", "-s", "-1"}),
+                     .output_file = (dir_.path() / "iperf3-server.log").string()});
   ASSERT_TRUE(iperf_server.ok());
   std::string report;
   ASSERT_TRUE(WaitFor(
       [&] {
-        Result<ProcessResult> client = runner_.Run(
-            {.argv = pods_->InPod("node01", "pa", {"iperf3", "-c", c, "-t", "2", "-J"}),
-             .timeout = 30s});
+        Result<ProcessResult> client =
+            runner_.Run({.argv = pods_->InPod("node01", "pa", {"iperf3", "-c", c, "-t", "2", "-J"}),
+                         .timeout = 30s});
         report = client.ok() ? client->stdout_data : client.status().ToString();
         return client.ok() && report.find("Connection refused") == std::string::npos;
       },
@@ -273,7 +274,8 @@ TEST_P(FlannelStateTest, DeletedNodeAndRestartLeaveNoStaleState) {
   ASSERT_NO_FATAL_FAILURE(StartAllAndWait());
   const bool vxlan = GetParam() == "vxlan";
   const std::string ghost_ip = topology_.subnet.address.ToString().substr(
-                                   0, topology_.subnet.address.ToString().rfind('.')) + ".99";
+                                   0, topology_.subnet.address.ToString().rfind('.')) +
+                               ".99";
   // A Node that flannel on another machine would have annotated.
   json::object ghost{
       {"apiVersion", "v1"},
@@ -286,10 +288,12 @@ TEST_P(FlannelStateTest, DeletedNodeAndRestartLeaveNoStaleState) {
                                    vxlan ? R"({"VNI":1,"VtepMAC":"0a:6b:00:00:00:99"})" : "null"},
                                   {"flannel.alpha.coreos.com/public-ip", ghost_ip},
                                   {"flannel.alpha.coreos.com/kube-subnet-manager", "true"}}}}},
-      {"spec", json::object{{"podCIDR", "10.244.200.0/24"}, {"podCIDRs", json::array{"10.244.200.0/24"}}}}};
+      {"spec",
+       json::object{{"podCIDR", "10.244.200.0/24"}, {"podCIDRs", json::array{"10.244.200.0/24"}}}}};
   ASSERT_TRUE(api_->Create(client::kNodes, "", ghost).ok());
   for (const char* node : {"master", "node01", "node02"}) {
-    ASSERT_TRUE(WaitFor([&] { return Routes(node).find("10.244.200.0/24") != std::string::npos; }, 30s))
+    ASSERT_TRUE(
+        WaitFor([&] { return Routes(node).find("10.244.200.0/24") != std::string::npos; }, 30s))
         << node << ": " << Routes(node);
     if (vxlan) {
       EXPECT_NE(KernelState(node).find("0a:6b:00:00:00:99 dst " + ghost_ip), std::string::npos)
@@ -299,10 +303,15 @@ TEST_P(FlannelStateTest, DeletedNodeAndRestartLeaveNoStaleState) {
   }
   ASSERT_TRUE(api_->Delete(client::kNodes, "", "ghost", {}).ok());
   for (const char* node : {"master", "node01", "node02"}) {
-    EXPECT_TRUE(WaitFor([&] {
-      const std::string state = KernelState(node);
-      return state.find("10.244.200.0") == std::string::npos && state.find("0a:6b:00:00:00:99") == std::string::npos;
-    }, 30s)) << node << ":\n" << KernelState(node);
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          const std::string state = KernelState(node);
+          return state.find("10.244.200.0") == std::string::npos &&
+                 state.find("0a:6b:00:00:00:99") == std::string::npos;
+        },
+        30s))
+        << node << ":\n"
+        << KernelState(node);
   }
 
   // Restart flannel on node01: stopped gracefully, a stale flannel route planted meanwhile.
@@ -313,7 +322,9 @@ TEST_P(FlannelStateTest, DeletedNodeAndRestartLeaveNoStaleState) {
                                                 Node("node02").address, "proto", "87"})));
   StartFlannel("node01");
   EXPECT_TRUE(WaitFor([&] { return KernelState("node01") == before; }, 30s))
-      << "before:\n" << before << "after:\n" << KernelState("node01") << "\nlog: " << FlannelLog("node01");
+      << "before:\n"
+      << before << "after:\n"
+      << KernelState("node01") << "\nlog: " << FlannelLog("node01");
 
   // Pods still talk across nodes after the restart.
   const std::string a = AddPod("node01", "pa");
@@ -325,8 +336,8 @@ TEST_P(FlannelStateTest, DeletedNodeAndRestartLeaveNoStaleState) {
 std::string BackendName(const ::testing::TestParamInfo<std::string>& info) {
   return info.param == "vxlan" ? "Vxlan" : info.param == "udp" ? "Udp" : "HostGw";
 }
-INSTANTIATE_TEST_SUITE_P(Backends, FlannelTrafficTest,
-                         ::testing::Values("vxlan", "host-gw", "udp"), BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, FlannelTrafficTest, ::testing::Values("vxlan", "host-gw", "udp"),
+                         BackendName);
 INSTANTIATE_TEST_SUITE_P(Backends, FlannelStateTest, ::testing::Values("vxlan", "host-gw"),
                          BackendName);
 

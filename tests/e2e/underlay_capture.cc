@@ -43,8 +43,7 @@ bool Decode(const uint8_t* frame, size_t n, CapturedPacket& packet) {
   const uint8_t* udp = ip + payload;
   packet.udp_dport = (udp[2] << 8) | udp[3];
   if (packet.udp_dport == 8285) {  // flannel udp: the pod's IPv4 packet right after UDP
-    DecodeIpv4(udp + 8, n - payload - 8, packet.inner_src, packet.inner_dst,
-               packet.inner_protocol);
+    DecodeIpv4(udp + 8, n - payload - 8, packet.inner_src, packet.inner_dst, packet.inner_protocol);
     return true;
   }
   if (packet.udp_dport != 8472 && packet.udp_dport != 4789) return true;
