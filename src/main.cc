@@ -20,6 +20,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "controllers/manager.h"
+#include "flannel/command.h"
 #include "lab/command.h"
 #include "proxy/command.h"
 #include "version.h"
@@ -307,6 +308,45 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   proxy->add_flag("--cleanup", proxy_options.cleanup, "Delete table ip kelp-proxy and exit");
 
+  kelp::agent::HollowAgentOptions flannel_connection;
+  kelp::flannel::FlannelCommandOptions flannel_options;
+  int flannel_resync_seconds = 30;
+  CLI::App* flannel =
+      app.add_subcommand("flannel", "Run flannel (subnet lease + vxlan|host-gw|udp) for one node");
+  flannel->add_option("--server", flannel_connection.server, "API server URL, https://host:port")
+      ->required();
+  flannel->add_option("--token", flannel_connection.token,
+                      "Bearer token (agent token or cluster token)")
+      ->required();
+  flannel->add_option("--ca-file", flannel_connection.ca_file,
+                      "The server's CA certificate (not needed with a K10 agent token)");
+  flannel->add_option("--node-name", flannel_options.flannel.node_name, "This node's name")
+      ->required();
+  flannel->add_option("--node-ip", flannel_options.flannel.node_ip,
+                      "This node's IPv4 address on the underlay (flannel's public-ip)")
+      ->required();
+  flannel->add_option("--iface", flannel_options.flannel.iface,
+                      "Uplink interface (default: the one holding --node-ip)");
+  flannel->add_option("--network", flannel_options.network,
+                      "Pod network CIDR instead of the ConfigMap's (with --backend)");
+  flannel->add_option("--backend", flannel_options.backend,
+                      "vxlan, host-gw or udp instead of the ConfigMap's (with --network)");
+  flannel->add_option("--subnet-file", flannel_options.flannel.subnet_file,
+                      "Where to write subnet.env")
+      ->capture_default_str();
+  flannel->add_option("--cni-conf-dir", flannel_options.flannel.cni.conf_dir,
+                      "Where to install the kelp-flannel conflist")
+      ->capture_default_str();
+  flannel->add_option("--cni-bin-dir", flannel_options.flannel.cni.bin_dir,
+                      "Where to link kelp-flannel, kelp-bridge and kelp-ipam")
+      ->capture_default_str();
+  flannel->add_option("--kelp-cni", flannel_options.flannel.cni.kelp_cni_binary,
+                      "The kelp-cni binary (default: next to kelp)");
+  flannel->add_option("--resync-period", flannel_resync_seconds,
+                      "Seconds between full sweeps of the kernel state (e.g. 30s)")
+      ->transform(CLI::AsNumberWithUnit(std::map<std::string, int>{{"s", 1}, {"m", 60}}))
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
 
   kelp::Result<spdlog::level::level_enum> level = kelp::log::ParseLevel(log_level);
@@ -323,6 +363,7 @@ int main(int argc, char** argv) {
                                 : agent->parsed() ? "agent"
                                 : images->parsed() ? "images"
                                 : proxy->parsed() ? "proxy"
+                                : flannel->parsed() ? "flannel"
                                                   : ""});
   if (images_load->parsed()) return kelp::images::RunImagesLoad(images_options);
   if (images_ls->parsed()) return kelp::images::RunImagesList(images_options);
@@ -354,6 +395,16 @@ int main(int argc, char** argv) {
       return kelp::proxy::RunProxy(std::move(*config), proxy_options);
     }();
     if (!status.ok()) spdlog::error("proxy: {}", status.ToString());
+    return status.ok() ? 0 : 1;
+  }
+  if (flannel->parsed()) {
+    flannel_options.flannel.resync_period = std::chrono::seconds(flannel_resync_seconds);
+    kelp::Result<kelp::client::ClientConfig> config =
+        kelp::agent::AgentClientConfig(flannel_connection);
+    kelp::Status status = config.ok() ? kelp::flannel::RunFlannel(std::move(*config),
+                                                                  std::move(flannel_options))
+                                      : config.status();
+    if (!status.ok()) spdlog::error("flannel: {}", status.ToString());
     return status.ok() ? 0 : 1;
   }
   if (bgp->parsed()) {

@@ -14,6 +14,7 @@
 #include "apiserver/allocator.h"
 #include "apiserver/core_routes.h"
 #include "apiserver/discovery.h"
+#include "apiserver/flannel_config.h"
 #include "apiserver/https_server.h"
 #include "apiserver/kubeconfig.h"
 #include "apiserver/kubelet_certificates.h"
@@ -192,6 +193,11 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
       !service.ok()) {
     // As kube-apiserver does, serve anyway: e.g. a Service of a user may hold the address.
     spdlog::warn("the kubernetes Service: {}", service.ToString());
+  }
+  if (Status flannel = EnsureFlannelConfig(*server->rest_, options.cluster_cidr,
+                                           options.flannel_backend);
+      !flannel.ok()) {
+    spdlog::warn("the flannel ConfigMap: {}", flannel.ToString());
   }
   std::filesystem::path kubeconfig_path = options.write_kubeconfig.empty()
                                               ? data_dir / "kubeconfig.yaml"
