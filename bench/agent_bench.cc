@@ -161,7 +161,7 @@ int RunBench(const fs::path& tmp, const std::string& suffix, kelp::SubprocessRun
                                       "--data-dir",     (tmp / "agent").string(),
                                       "--run-dir",      (tmp / "run").string(),
                                       "--pod-log-dir",  (tmp / "pods").string(),
-                                      "--cni-bin-dir",  "/usr/lib/cni",
+                                      "--disable-flannel", "--cni-bin-dir",  "/usr/lib/cni",
                                       "--cni-conf-dir", (tmp / "net.d").string()},
                              .output_file = (tmp / "agent.log").string()});
   if (!agent.ok()) return Fail("start agent", agent.status().ToString());

@@ -94,6 +94,16 @@ void AddAgentNodeFlags(CLI::App& cmd, kelp::agent::AgentOptions& options, bool e
       ->capture_default_str();
   cmd.add_flag(embedded ? "--disable-kube-proxy" : "--disable-proxy", options.disable_proxy,
                "Do not run the Service proxy in the agent");
+  if (!embedded) {
+    // The server's agent follows the server's --flannel-backend (none: no flannel).
+    cmd.add_flag("--disable-flannel", options.disable_flannel,
+                 "Run no flannel even when the server publishes kube-flannel-cfg; pods use the "
+                 "CNI conf dir as is");
+  }
+  cmd.add_option("--flannel-iface", options.flannel_iface,
+                 "flannel's uplink interface (default: the one holding the node IP)");
+  cmd.add_flag("--disable-kubelet-api", options.disable_kubelet_server,
+               "Serve no kubelet API on :10250 (then kubectl logs/exec/top fail)");
 }
 
 // The controller-manager flags of kube-controller-manager that `kelp server` takes.
@@ -186,6 +196,7 @@ int ServeApi(const kelp::apiserver::ServerOptions& options, const ControllerFlag
     agent_options.connection.ca_file = (data_dir / "tls" / "ca.crt").string();
     if (agent_options.data_dir.empty()) agent_options.data_dir = (data_dir / "agent").string();
     agent_options.cluster_cidr = options.cluster_cidr;
+    agent_options.disable_flannel = options.flannel_backend == "none";
     auto started = kelp::agent::Agent::Start(agent_options);
     if (!started.ok()) {
       spdlog::error("server: agent: {}", started.status().ToString());

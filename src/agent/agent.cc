@@ -11,13 +11,19 @@
 
 #include <csignal>
 #include <filesystem>
+#include <mutex>
+#include <thread>
 
+#include "agent/container_lookup.h"
 #include "agent/images/image_store.h"
+#include "agent/kubelet_certificate.h"
+#include "agent/kubelet_server.h"
 #include "agent/kubelet.h"
 #include "agent/runtime/runtime.h"
 #include "client/https_client.h"
 #include "client/informer.h"
 #include "common/process.h"
+#include "flannel/flannel_node.h"
 #include "proxy/command.h"
 #include "proxy/conntrack_netfilter.h"
 #include "proxy/libnftables.h"
@@ -93,6 +99,12 @@ struct Agent::Parts {
   std::unique_ptr<proxy::LibNftables> nftables;
   std::unique_ptr<proxy::NetfilterConntrack> conntrack;
   std::unique_ptr<proxy::ServiceProxy> proxy;
+  std::unique_ptr<RuntimeContainerLookup> lookup;
+  std::unique_ptr<KubeletServer> kubelet_server;
+  std::mutex flannel_mutex;  // guards flannel, flannel_stopping
+  std::unique_ptr<flannel::FlannelNode> flannel;
+  bool flannel_stopping = false;
+  std::thread flannel_thread;  // starts flannel: it waits for the ConfigMap and the podCIDR
 };
 
 Agent::Agent(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
@@ -103,10 +115,89 @@ ContainerRuntime& Agent::runtime() { return *parts_->runtime; }
 
 void Agent::Stop() {
   if (!parts_) return;
+  if (parts_->flannel_thread.joinable()) parts_->flannel_thread.join();
+  {
+    std::lock_guard lock(parts_->flannel_mutex);
+    parts_->flannel_stopping = true;
+    if (parts_->flannel) parts_->flannel->Stop();
+  }
+  if (parts_->kubelet_server) parts_->kubelet_server->Stop();
   if (parts_->proxy) parts_->proxy->Stop();
   if (parts_->proxy_informers) parts_->proxy_informers->Stop();
   if (parts_->kubelet) parts_->kubelet->Stop();
 }
+
+namespace {
+
+// The kubelet API (logs, exec, stats) with a serving certificate the API server signs for the
+// agent token. Without it the node still runs pods, so a failure is a warning, not fatal.
+void StartKubeletServer(Agent::Parts& parts, const AgentOptions& options,
+                        const std::string& node_name, const std::string& node_ip) {
+  Result<KubeletCertificate> certificate =
+      RequestKubeletCertificate(*parts.client, node_name, {node_ip});
+  Result<KubeletCertificateFiles> files =
+      certificate.ok() ? WriteKubeletCertificate(fs::path(options.data_dir) / "kubelet", *certificate)
+                       : Result<KubeletCertificateFiles>(certificate.status());
+  if (!files.ok()) {
+    spdlog::warn("agent: no kubelet API (kubectl logs/exec/top will fail): certificate: {}",
+                 files.status().ToString());
+    return;
+  }
+  parts.lookup = std::make_unique<RuntimeContainerLookup>(*parts.runtime);
+  Result<std::unique_ptr<KubeletServer>> server =
+      KubeletServer::Start({.bind_address = "0.0.0.0",
+                            .port = options.kubelet_port,
+                            .cert_path = files->cert_path,
+                            .key_path = files->key_path,
+                            .client_ca_pem = files->ca_pem,
+                            .node_name = node_name},
+                           *parts.runtime, *parts.lookup);
+  if (!server.ok()) {
+    spdlog::warn("agent: no kubelet API (kubectl logs/exec/top will fail): {}",
+                 server.status().ToString());
+    return;
+  }
+  parts.kubelet_server = std::move(*server);
+  spdlog::info("agent: kubelet API on port {}", parts.kubelet_server->port());
+}
+
+// flannel, when the server published its network configuration. Started on a thread of its
+// own (in this process' network namespace): it waits for node-ipam's podCIDR, and pods wait for
+// its CNI configuration meanwhile (their sync is retried).
+void StartFlannel(Agent::Parts& parts, const AgentOptions& options, const std::string& node_name,
+                  const std::string& node_ip) {
+  Result<boost::json::object> config =
+      parts.client->Get(client::kConfigMaps, "kube-system", "kube-flannel-cfg");
+  if (!config.ok()) {
+    spdlog::info("agent: no kube-system/kube-flannel-cfg ({}): flannel not started, pods use the "
+                 "CNI configuration in {}",
+                 config.status().message(), options.cni_conf_dir);
+    return;
+  }
+  flannel::FlannelOptions flannel_options;
+  flannel_options.node_name = node_name;
+  flannel_options.node_ip = node_ip;
+  flannel_options.iface = options.flannel_iface;
+  flannel_options.cni.conf_dir = options.cni_conf_dir;
+  flannel_options.cni.bin_dir = options.cni_bin_dir;
+  parts.flannel_thread = std::thread([&parts, flannel_options = std::move(flannel_options)] {
+    Result<std::unique_ptr<flannel::FlannelNode>> node =
+        flannel::FlannelNode::StartWithKernel(*parts.client, flannel_options);
+    if (!node.ok()) {
+      spdlog::error("agent: flannel: {}", node.status().ToString());
+      return;
+    }
+    spdlog::info("agent: flannel up, subnet {}", (*node)->subnet().ToString());
+    std::lock_guard lock(parts.flannel_mutex);
+    if (parts.flannel_stopping) {
+      (*node)->Stop();
+      return;
+    }
+    parts.flannel = std::move(*node);
+  });
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options) {
   auto parts = std::make_unique<Parts>();
@@ -156,6 +247,8 @@ Result<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options) {
     parts->proxy_informers->Start();
     parts->proxy->Start();
   }
+  if (!options.disable_flannel) StartFlannel(*parts, options, node_name, node_ip);
+  if (!options.disable_kubelet_server) StartKubeletServer(*parts, options, node_name, node_ip);
   spdlog::info("agent: node {} ({}) registered with {}{}", node_name, node_ip,
                options.connection.server, options.disable_proxy ? ", service proxy disabled" : "");
   return std::unique_ptr<Agent>(new Agent(std::move(parts)));

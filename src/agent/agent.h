@@ -26,6 +26,12 @@ struct AgentOptions {
   std::string run_dir = "/run/kelp";  // runc's root is <run-dir>/runc
   std::string pod_log_dir = "/var/log/pods";
   bool disable_proxy = false;
+  // flannel (src/flannel) runs when the server published kube-system/kube-flannel-cfg (its
+  // --flannel-backend is not `none`) unless disabled; then the CNI conf dir is used as is.
+  bool disable_flannel = false;
+  std::string flannel_iface;  // flannel's uplink; "" = the interface holding the node IP
+  bool disable_kubelet_server = false;  // no kubelet API (:10250): no logs/exec/top
+  uint16_t kubelet_port = 10250;
   std::string cluster_cidr;  // for the proxy's masquerading; empty: none
 };
 
@@ -43,8 +49,9 @@ class Agent {
   Kubelet& kubelet();
   ContainerRuntime& runtime();
 
+  struct Parts;  // what Start assembles (agent.cc)
+
  private:
-  struct Parts;
   explicit Agent(std::unique_ptr<Parts> parts);
   std::unique_ptr<Parts> parts_;
 };

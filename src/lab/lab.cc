@@ -254,7 +254,12 @@ std::vector<std::string> ServerArgv(const LabTopology& lab) {
                                    "--advertise-address", master.address,
                                    "--tls-san", master.address,
                                    "--flannel-backend", lab.options.flannel_backend};
-  if (lab.options.hollow) argv.push_back("--disable-agent");
+  if (lab.options.hollow) {
+    argv.push_back("--disable-agent");
+  } else {  // the embedded agent makes the master a node too, as in the classic lab
+    argv.insert(argv.end(), {"--node-name", master.name, "--node-ip", master.address,
+                             "--agent-data-dir", "/var/lib/kelp/agent"});  // where up loads images
+  }
   return argv;
 }
 

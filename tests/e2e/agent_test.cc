@@ -178,6 +178,7 @@ class AgentE2eTest : public ::testing::Test {
                                 "--data-dir",          data.string(),
                                 "--bind-address",      "127.0.0.1",
                                 "--https-listen-port", "0",
+                                "--flannel-backend",   "none",
                                 "--node-name",         node_name_,
                                 "--node-ip",           "192.0.2.10",
                                 "--agent-data-dir",    (tmp_.path() / "agent").string(),
@@ -260,7 +261,8 @@ class AgentE2eTest : public ::testing::Test {
                                 "--run-dir",      (tmp_.path() / "run").string(),
                                 "--pod-log-dir",  (tmp_.path() / "pods").string(),
                                 "--cni-bin-dir",  "/usr/lib/cni",
-                                "--cni-conf-dir", (tmp_.path() / "net.d").string()},
+                                "--cni-conf-dir", (tmp_.path() / "net.d").string(),
+                                "--disable-flannel"},
                        .output_file = (tmp_.path() / "agent.log").string()});
     ASSERT_TRUE(agent.ok()) << agent.status().ToString();
     agent_ = std::move(*agent);
