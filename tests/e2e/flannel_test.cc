@@ -267,7 +267,8 @@ TEST_P(FlannelTrafficTest, PodsTalkWithinAndAcrossNodes) {
   std::cout << GetParam() << ": bulk stream " << bytes->to_number<double>() / (1 << 20)
             << " MiB in 2 s\n";
 
-  EXPECT_TRUE(pods_->Delete("node01", "pb").ok());
+  Status deleted = pods_->Delete("node01", "pb");
+  EXPECT_TRUE(deleted.ok()) << deleted.ToString();
 }
 
 TEST_P(FlannelStateTest, DeletedNodeAndRestartLeaveNoStaleState) {
