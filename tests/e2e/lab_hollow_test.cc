@@ -12,67 +12,17 @@
 #include <gtest/gtest.h>
 
 #include "common/file.h"
-#include "common/testing/temp_dir.h"
-#include "tests/e2e/harness.h"
+#include "tests/e2e/lab_fixture.h"
 
 namespace kelp::e2e {
 namespace {
 
 using namespace std::chrono_literals;
 
-class LabHollowTest : public ::testing::Test {
+class LabHollowTest : public LabFixture {
  protected:
-  void SetUp() override {
-    ASSERT_EQ(geteuid(), 0u) << "kelp lab needs root";
-    const int id = getpid() % 100000;
-    prefix_ = "kl" + std::to_string(id);
-    subnet_base_ = "10.213." + std::to_string(id % 250) + ".";
-    lab_dir_ = (dir_.path() / "lab").string();
-    ASSERT_TRUE(CreateDirectories(dir_.path() / "home", 0700).ok());
-  }
-  void TearDown() override { Lab({"down"}); }
-
-  // Runs `kelp lab <args[0]> --prefix P --dir D <args[1..]>`.
-  ProcessResult Lab(std::vector<std::string> args) {
-    std::vector<std::string> argv = {KELP_BINARY, "lab", args[0], "--prefix", prefix_, "--dir",
-                                     lab_dir_};
-    argv.insert(argv.end(), args.begin() + 1, args.end());
-    Result<ProcessResult> result = runner_.Run({.argv = argv, .timeout = 180s});
-    EXPECT_TRUE(result.ok()) << result.status().ToString();
-    return result.ok() ? *result : ProcessResult{};
-  }
-  ProcessResult Up() {
-    return Lab({"up", "--hollow", "--subnet", subnet_base_ + "0/24"});
-  }
-  std::string Kube(std::vector<std::string> args) {
-    e2e::Kubectl kubectl(runner_, dir_.path() / "home", lab_dir_ + "/kubeconfig.yaml");
-    ProcessResult result = kubectl.Run(args);
-    EXPECT_EQ(result.exit_code, 0) << result.stderr_data;
-    return result.stdout_data;
-  }
-  // What a lab leaves behind on the host: namespaces, links, mounts, files.
-  std::string Leftovers() {
-    std::string left;
-    Result<ProcessResult> netns = runner_.Run({.argv = {"ip", "netns", "list"}});
-    if (netns.ok() && netns->stdout_data.find(prefix_ + "-") != std::string::npos) {
-      left += "netns: " + netns->stdout_data;
-    }
-    Result<ProcessResult> links = runner_.Run({.argv = {"ip", "-o", "link", "show"}});
-    if (links.ok() && links->stdout_data.find(prefix_ + "-lab0") != std::string::npos) {
-      left += "link " + prefix_ + "-lab0; ";
-    }
-    if (ReadFile("/proc/self/mountinfo").value_or("").find(lab_dir_) != std::string::npos) {
-      left += "mounts under " + lab_dir_ + "; ";
-    }
-    if (std::filesystem::exists(lab_dir_)) left += lab_dir_ + " exists; ";
-    return left;
-  }
-
-  kelp::testing::ScopedTempDir dir_;
-  SubprocessRunner runner_;
-  std::string prefix_;
-  std::string subnet_base_;
-  std::string lab_dir_;
+  LabHollowTest() : LabFixture("kl", 213) {}
+  ProcessResult Up() { return Lab({"up", "--hollow", "--subnet", subnet_base_ + "0/24"}); }
 };
 
 TEST_F(LabHollowTest, UpDrivesAClusterAndDownLeavesNothing) {
@@ -82,17 +32,17 @@ TEST_F(LabHollowTest, UpDrivesAClusterAndDownLeavesNothing) {
   EXPECT_NE(up.stdout_data.find("export KUBECONFIG=" + lab_dir_ + "/kubeconfig.yaml"),
             std::string::npos);
 
-  const std::string nodes = Kube({"get", "nodes", "-o", "wide"});
+  const std::string nodes = KubeOk({"get", "nodes", "-o", "wide"});
   for (const char* node : {"master", "node01", "node02"}) {
     EXPECT_TRUE(std::regex_search(nodes, std::regex(std::string(node) + " +Ready")))
         << nodes;
   }
   EXPECT_NE(nodes.find(subnet_base_ + "20"), std::string::npos) << nodes;
 
-  Kube({"create", "deployment", "nginx", "--image=nginx:1.22", "--replicas=3"});
+  KubeOk({"create", "deployment", "nginx", "--image=nginx:1.22", "--replicas=3"});
   std::string pods;
   for (int i = 0; i < 300; ++i) {
-    pods = Kube({"get", "pods", "-o", "wide"});
+    pods = KubeOk({"get", "pods", "-o", "wide"});
     if (std::regex_search(pods, std::regex("(Running[^\n]*\n?[^\n]*){3}"))) break;
     std::this_thread::sleep_for(100ms);
   }

@@ -15,9 +15,7 @@
 
 #include <gtest/gtest.h>
 
-#include "common/file.h"
-#include "common/testing/temp_dir.h"
-#include "tests/e2e/harness.h"
+#include "tests/e2e/lab_fixture.h"
 
 namespace kelp::e2e {
 namespace {
@@ -35,35 +33,10 @@ bool Eventually(Predicate ready, std::chrono::milliseconds timeout) {
   return true;
 }
 
-class LabRealTest : public ::testing::Test {
+class LabRealTest : public LabFixture {
  protected:
-  void SetUp() override {
-    ASSERT_EQ(geteuid(), 0u) << "kelp lab needs root";
-    const int id = getpid() % 100000;
-    prefix_ = "kr" + std::to_string(id);
-    subnet_base_ = "10.214." + std::to_string(id % 250) + ".";
-    lab_dir_ = (dir_.path() / "lab").string();
-    ASSERT_TRUE(CreateDirectories(dir_.path() / "home", 0700).ok());
-  }
-  void TearDown() override { Lab({"down"}); }
+  LabRealTest() : LabFixture("kr", 214) {}
 
-  ProcessResult Lab(std::vector<std::string> args) {
-    std::vector<std::string> argv = {KELP_BINARY, "lab", args[0], "--prefix", prefix_, "--dir",
-                                     lab_dir_};
-    argv.insert(argv.end(), args.begin() + 1, args.end());
-    Result<ProcessResult> result = runner_.Run({.argv = argv, .timeout = 180s});
-    EXPECT_TRUE(result.ok()) << result.status().ToString();
-    return result.ok() ? *result : ProcessResult{};
-  }
-  ProcessResult Kube(std::vector<std::string> args) {
-    e2e::Kubectl kubectl(runner_, dir_.path() / "home", lab_dir_ + "/kubeconfig.yaml");
-    return kubectl.Run(args);
-  }
-  std::string KubeOk(std::vector<std::string> args) {
-    ProcessResult result = Kube(args);
-    EXPECT_EQ(result.exit_code, 0) << result.stderr_data;
-    return result.stdout_data;
-  }
   // "name phase node ip" per app=nginx pod that is not being deleted.
   std::vector<std::vector<std::string>> NginxPods() {
     std::string out = Kube({"get", "pods", "-l", "app=nginx", "-o",
@@ -88,30 +61,6 @@ class LabRealTest : public ::testing::Test {
     }
     return true;
   }
-  std::string Leftovers() {
-    std::string left;
-    Result<ProcessResult> netns = runner_.Run({.argv = {"ip", "netns", "list"}});
-    if (netns.ok() && netns->stdout_data.find(prefix_ + "-") != std::string::npos) {
-      left += "netns: " + netns->stdout_data;
-    }
-    Result<ProcessResult> links = runner_.Run({.argv = {"ip", "-o", "link", "show"}});
-    if (links.ok() && links->stdout_data.find(prefix_ + "-lab0") != std::string::npos) {
-      left += "link " + prefix_ + "-lab0; ";
-    }
-    if (ReadFile("/proc/self/mountinfo").value_or("").find(lab_dir_) != std::string::npos) {
-      left += "mounts under " + lab_dir_ + "; ";
-    }
-    if (std::filesystem::exists(lab_dir_)) left += lab_dir_ + " exists; ";
-    Result<ProcessResult> shims = runner_.Run({.argv = {"pgrep", "-f", lab_dir_}});
-    if (shims.ok() && !shims->stdout_data.empty()) left += "processes: " + shims->stdout_data;
-    return left;
-  }
-
-  kelp::testing::ScopedTempDir dir_;
-  SubprocessRunner runner_;
-  std::string prefix_;
-  std::string subnet_base_;
-  std::string lab_dir_;
 };
 
 TEST_F(LabRealTest, ClassicLabFlowOverVxlanAndDownLeavesNothing) {
