@@ -120,6 +120,8 @@ class RuntimeE2eTest : public ::testing::Test {
         << (tmp_.path() / "ipam").string() << R"("}}]})";
     // Not every environment has /usr/sbin in PATH.
     runc_ = fs::exists("/usr/sbin/runc") ? "/usr/sbin/runc" : "runc";
+    // A cgroup parent of this test's own: removing it can never race with another test (or
+    // agent) that is creating its cgroups under the shared "kelp" parent.
     options_ = RuntimeOptions{.node_name = "rt-" + suffix_,
                               .state_dir = tmp_.path() / "state",
                               .runc_root = tmp_.path() / "runc",
@@ -128,6 +130,7 @@ class RuntimeE2eTest : public ::testing::Test {
                               .netns_dir = tmp_.path() / "netns",
                               .pod_log_dir = tmp_.path() / "pods",
                               .resolv_conf = tmp_.path() / "node-resolv.conf",
+                              .cgroup_parent = "kelp-e2e-rt-" + suffix_,
                               .cni = {.conf_dir = tmp_.path() / "net.d",
                                       .bin_dirs = {"/usr/lib/cni"},
                                       .cache_dir = tmp_.path() / "cni"}};
@@ -168,15 +171,8 @@ class RuntimeE2eTest : public ::testing::Test {
     }
     Result<CgroupV1> cgroups = CgroupV1::Discover();
     if (cgroups.ok()) {
-      Status removed = cgroups->RemoveTree("kelp/rt-" + suffix_);
+      Status removed = cgroups->RemoveTree(options_.cgroup_parent);
       EXPECT_TRUE(removed.ok()) << removed.ToString();
-      // The shared "kelp" parent goes once no other test (or agent) uses it.
-      for (const char* controller : {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer",
-                                     "blkio", "pids", "net_cls", "perf_event", "hugetlb",
-                                     "name=systemd", kUnifiedHierarchy}) {
-        Result<fs::path> dir = cgroups->Resolve(controller, "kelp");
-        if (dir.ok()) ::rmdir(dir->c_str());
-      }
     }
     if (host_netns_.valid()) ::setns(host_netns_.get(), CLONE_NEWNET);
     node_.reset();

@@ -153,6 +153,7 @@ class StreamingE2eTest : public ::testing::Test {
            R"("subnet":"10.89.0.0/24","dataDir":")"
         << (tmp_.path() / "ipam").string() << R"("}}]})";
     runc_ = fs::exists("/usr/sbin/runc") ? "/usr/sbin/runc" : "runc";
+    // Its own cgroup parent: removing it never races with another test's cgroup creation.
     options_ = RuntimeOptions{.node_name = node_name_,
                               .state_dir = tmp_.path() / "state",
                               .runc_root = tmp_.path() / "runc",
@@ -161,6 +162,7 @@ class StreamingE2eTest : public ::testing::Test {
                               .netns_dir = tmp_.path() / "netns",
                               .pod_log_dir = tmp_.path() / "pods",
                               .resolv_conf = tmp_.path() / "node-resolv.conf",
+                              .cgroup_parent = "kelp-e2e-" + node_name_,
                               .cni = {.conf_dir = tmp_.path() / "net.d",
                                       .bin_dirs = {"/usr/lib/cni"},
                                       .cache_dir = tmp_.path() / "cni"}};
@@ -244,14 +246,8 @@ class StreamingE2eTest : public ::testing::Test {
     }
     Result<CgroupV1> cgroups = CgroupV1::Discover();
     if (cgroups.ok()) {
-      Status removed = cgroups->RemoveTree("kelp/" + node_name_);
+      Status removed = cgroups->RemoveTree(options_.cgroup_parent);
       EXPECT_TRUE(removed.ok()) << removed.ToString();
-      for (const char* controller :
-           {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "net_cls",
-            "perf_event", "hugetlb", "name=systemd", kUnifiedHierarchy}) {
-        Result<fs::path> dir = cgroups->Resolve(controller, "kelp");
-        if (dir.ok()) ::rmdir(dir->c_str());
-      }
     }
     if (host_netns_.valid()) ::setns(host_netns_.get(), CLONE_NEWNET);
     node_.reset();
