@@ -3,14 +3,24 @@
 // fresh container namespace; results and the container's addresses and routes must match.
 // Then kelp-only checks: CHECK, repeated DEL, DEL without netns, GC, ipMasq, error cases.
 // Runs as root; every namespace is removed by RAII even when an assertion fails.
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <iostream>
+#include <random>
+#include <set>
+#include <thread>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "common/file.h"
 #include "common/process.h"
 #include "common/testing/temp_dir.h"
 #include "net/netlink_libnl.h"
@@ -227,6 +237,162 @@ TEST_F(ConformanceTest, BadInputGetsCniErrorsAndLeavesNothing) {
   EXPECT_EQ(veths, 1);
   PluginRun status = Exec(kelp_host(), KELP_CNI_BINARY, "STATUS", "", tiny, "");
   EXPECT_EQ(json::parse(status.out).at("code").as_int64(), 50) << status.out;
+}
+
+
+// Starts kelp-cni inside `host` with `config` on stdin and SIGKILLs it after `kill_after`
+// (nullopt: lets it finish). Returns true when the plugin ran to completion with exit code 0.
+// Needs its own fork/exec: ProcessRunner::Start has no stdin, and Run cannot be interrupted.
+bool RunOrKill(int host_fd, const std::string& command, const std::string& container_id,
+               const std::string& netns, const std::string& config,
+               std::optional<std::chrono::microseconds> kill_after) {
+  int in[2];
+  if (pipe2(in, O_CLOEXEC) != 0) return false;
+  // The configuration fits the pipe buffer: written before the child starts, so no deadlock.
+  if (write(in[1], config.data(), config.size()) != static_cast<ssize_t>(config.size())) {
+    close(in[0]);
+    close(in[1]);
+    return false;
+  }
+  close(in[1]);
+  std::vector<std::string> env_strings = {
+      "CNI_COMMAND=" + command, "CNI_CONTAINERID=" + container_id, "CNI_NETNS=" + netns,
+      "CNI_IFNAME=eth0", "CNI_PATH=/nonexistent", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  std::vector<char*> env;
+  for (std::string& e : env_strings) env.push_back(e.data());
+  env.push_back(nullptr);
+  std::string binary = KELP_CNI_BINARY;
+  char* argv[] = {binary.data(), nullptr};
+  pid_t pid = fork();
+  if (pid == 0) {
+    // Only async-signal-safe calls between fork and exec.
+    int devnull = open("/dev/null", O_WRONLY);
+    if (setns(host_fd, CLONE_NEWNET) != 0 || dup2(in[0], 0) < 0 || dup2(devnull, 1) < 0 ||
+        dup2(devnull, 2) < 0) {
+      _exit(127);
+    }
+    execve(argv[0], argv, env.data());
+    _exit(127);
+  }
+  close(in[0]);
+  if (pid < 0) return false;
+  if (kill_after) {
+    std::this_thread::sleep_for(*kill_after);  // a random point inside the plugin's run
+    kill(pid, SIGKILL);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// The runtime's view of a crash-prone node: 1,000 pods whose ADD is SIGKILLed at a random point
+// (or completes), whose DEL is SIGKILLed too and then retried to completion — except one pod in
+// ten, whose DEL is never retried (the runtime itself died and forgot it). Each pod has a fresh
+// netns, removed afterwards as a runtime does. At the end only forgotten pods may hold a lease,
+// and GC with the one live pod as the valid attachment leaves exactly its lease: nothing leaks.
+TEST_F(ConformanceTest, AThousandKilledAddDelCyclesLeakNoLeaseAfterGc) {
+  const std::string config = KelpConfig();
+  const std::filesystem::path leases = tmp_.path() / "kelp" / "ccnet";
+  // How long a complete ADD and DEL take here (the median of five, after a first ADD that
+  // also makes the bridge), so that kills land inside the plugin's work.
+  std::vector<std::chrono::microseconds> add_times, del_times;
+  for (int i = 0; i < 6; ++i) {
+    auto ctr = net::NamedNetns::Create("kelp-cck-" + std::to_string(getpid()));
+    ASSERT_TRUE(ctr.ok());
+    auto start = std::chrono::steady_clock::now();
+    ASSERT_TRUE(RunOrKill(kelp_host().fd(), "ADD", "warm", (*ctr)->path(), config, std::nullopt));
+    auto added = std::chrono::steady_clock::now();
+    ASSERT_TRUE(RunOrKill(kelp_host().fd(), "DEL", "warm", (*ctr)->path(), config, std::nullopt));
+    auto deleted = std::chrono::steady_clock::now();
+    if (i == 0) continue;
+    add_times.push_back(std::chrono::duration_cast<std::chrono::microseconds>(added - start));
+    del_times.push_back(std::chrono::duration_cast<std::chrono::microseconds>(deleted - added));
+  }
+  std::sort(add_times.begin(), add_times.end());
+  std::sort(del_times.begin(), del_times.end());
+  const std::chrono::microseconds add_time = add_times[2], del_time = del_times[2];
+
+  const unsigned seed = std::random_device{}();
+  std::cout << "seed " << seed << ", ADD " << add_time.count() << " us, DEL " << del_time.count()
+            << " us\n";
+  std::mt19937 random(seed);
+  auto kill_point = [&](std::chrono::microseconds duration) {
+    int64_t us = duration.count();
+    return std::chrono::microseconds(std::uniform_int_distribution<int64_t>(0, us * 6 / 5)(random));
+  };
+  std::set<std::string> forgotten;
+  int adds_completed = 0;
+  int dels_killed = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string id = "pod" + std::to_string(i);
+    auto pod_ns = net::NamedNetns::Create("kelp-cck-" + std::to_string(getpid()));
+    ASSERT_TRUE(pod_ns.ok()) << pod_ns.status().ToString();
+    const std::string netns = (*pod_ns)->path();
+    bool add_may_finish = std::bernoulli_distribution(0.2)(random);
+    adds_completed += RunOrKill(kelp_host().fd(), "ADD", id, netns, config,
+                                add_may_finish ? std::nullopt
+                                               : std::optional(kill_point(add_time)));
+    bool del_done = RunOrKill(kelp_host().fd(), "DEL", id, netns, config, kill_point(del_time));
+    dels_killed += !del_done;
+    if (std::bernoulli_distribution(0.1)(random)) {
+      forgotten.insert(id);
+    } else if (!del_done) {
+      ASSERT_TRUE(RunOrKill(kelp_host().fd(), "DEL", id, netns, config, std::nullopt)) << id;
+    }
+  }
+  std::cout << adds_completed << " ADDs completed, " << dels_killed << " DELs killed, "
+            << forgotten.size() << " pods forgotten\n";
+  EXPECT_GT(1000 - adds_completed, 300);  // most ADDs really were interrupted
+  EXPECT_GT(dels_killed, 100);
+
+  // Only forgotten pods may hold leases; no half-written lease is left in the directory.
+  int leased = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(leases)) {
+    std::string name = entry.path().filename();
+    // Temporary files of killed plugins are not leases (GC removes them, checked below).
+    if (name == "lock" || name.starts_with("last_reserved_ip") || name.starts_with(".")) {
+      continue;
+    }
+    ++leased;
+    Result<std::string> owner = ReadFile(entry.path());
+    ASSERT_TRUE(owner.ok());
+    std::string id = owner->substr(0, owner->find('\r'));
+    EXPECT_TRUE(forgotten.contains(id)) << "lease " << name << " leaked by " << id;
+  }
+  EXPECT_LE(leased, static_cast<int>(forgotten.size()));
+
+  // One live pod, then GC with it as the only valid attachment.
+  auto live_ns = net::NamedNetns::Create("kelp-cck-" + std::to_string(getpid()));
+  ASSERT_TRUE(live_ns.ok());
+  ASSERT_TRUE(RunOrKill(kelp_host().fd(), "ADD", "live", (*live_ns)->path(), config, std::nullopt));
+  json::object gc = json::parse(config).as_object();
+  gc["cni.dev/valid-attachments"] = json::array{json::object{{"containerID", "live"},
+                                                             {"ifname", "eth0"}}};
+  ASSERT_TRUE(RunOrKill(kelp_host().fd(), "GC", "", "", json::serialize(gc), std::nullopt));
+  std::vector<std::string> left;
+  for (const auto& entry : std::filesystem::directory_iterator(leases)) {
+    std::string name = entry.path().filename();
+    if (name != "lock" && !name.starts_with("last_reserved_ip")) left.push_back(name);
+  }
+  ASSERT_EQ(left.size(), 1u) << "leases or temporary files left after GC";
+  EXPECT_EQ(ReadFile(leases / left[0]).value_or(""), "live\r\neth0");
+  ASSERT_TRUE(RunOrKill(kelp_host().fd(), "DEL", "live", (*live_ns)->path(), config, std::nullopt));
+  live_ns->reset();
+
+  // Every pod netns is gone, so no veth may be left on the host side (the kernel removes the
+  // pairs as it destroys the namespaces, asynchronously).
+  auto host = net::LibnlNetlink::Open(kelp_host().fd());
+  ASSERT_TRUE(host.ok());
+  int veths = -1;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+       std::chrono::steady_clock::now() < deadline;
+       std::this_thread::sleep_for(std::chrono::milliseconds(50))) {
+    veths = 0;
+    for (const net::Link& l : (*host)->ListLinks().value_or({})) veths += l.kind == "veth";
+    if (veths == 0) break;
+  }
+  EXPECT_EQ(veths, 0);
 }
 
 }  // namespace

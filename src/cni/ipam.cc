@@ -208,9 +208,11 @@ CniResult<Done> HostLocalIpam::Gc(const std::vector<std::pair<std::string, std::
       unlink((d + "/" + lease.ip.ToString()).c_str());
     }
   }
-  // Temp files of a plugin that crashed between writing and linking a lease.
+  // Temporary files of a plugin killed while writing a lease or last_reserved_ip: every
+  // temporary name kelp-ipam uses starts with a dot (host-local itself makes no dotfiles), and
+  // none is in use while the lock is held.
   for (const fs::directory_entry& entry : fs::directory_iterator(d, ec)) {
-    if (entry.path().filename().string().rfind(".tmp-", 0) == 0) fs::remove(entry.path(), ec);
+    if (entry.path().filename().string().starts_with('.')) fs::remove(entry.path(), ec);
   }
   return Done{};
 }

@@ -68,10 +68,15 @@ TEST(IpamTest, GcReleasesLeasesNotInValidAttachmentsAndCrashLeftovers) {
   ASSERT_EQ(Ip(ipam.Add("b", "eth0")), "10.1.0.3/24");
   // A plugin killed between writing and linking a lease leaves only a temp file.
   std::ofstream(tmp.path() / "net" / ".tmp-10.1.0.9-123") << "dead\r\neth0";
+  // ... or, killed inside the atomic write itself, that write's own temporary files.
+  std::ofstream(tmp.path() / "net" / "..tmp-10.1.0.9-124.tmp.Ab12Cd") << "dead";
+  std::ofstream(tmp.path() / "net" / ".last_reserved_ip.0.tmp.Xy34Zw") << "10.1.0.9";
   ASSERT_TRUE(std::holds_alternative<Done>(ipam.Gc({{"b", "eth0"}})));
   EXPECT_FALSE(std::filesystem::exists(tmp.path() / "net" / "10.1.0.2"));
   EXPECT_TRUE(std::filesystem::exists(tmp.path() / "net" / "10.1.0.3"));
-  EXPECT_FALSE(std::filesystem::exists(tmp.path() / "net" / ".tmp-10.1.0.9-123"));
+  for (const auto& entry : std::filesystem::directory_iterator(tmp.path() / "net")) {
+    EXPECT_FALSE(entry.path().filename().string().starts_with('.')) << entry.path();
+  }
   EXPECT_TRUE(std::holds_alternative<Done>(ipam.Check("b", "eth0")));
   CniResult<Done> gone = ipam.Check("a", "eth0");
   ASSERT_TRUE(std::holds_alternative<CniError>(gone));
