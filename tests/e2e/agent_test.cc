@@ -415,8 +415,14 @@ spec:
   EXPECT_FALSE(ConditionTrue(seen, "Ready"));
 }
 
-TEST_F(AgentE2eTest, MissingImageIsErrImageNeverPullWithAnEvent) {
-  ProcessResult created = kubectl_->Run({"run", "ghost", "--image=no-such-image:1.0"});
+// The lab's `docker load` workflow in the wrong order: the pod comes first, waits in
+// ErrImageNeverPull with an event, and starts by itself once the image is loaded.
+TEST_F(AgentE2eTest, MissingImageIsErrImageNeverPullUntilItIsLoaded) {
+  const std::string data_dir = (tmp_.path() / "agent").string();
+  ProcessResult removed = Run({KELP_BINARY, "images", "rm", "--data-dir", data_dir, "busybox:1.35"});
+  ASSERT_EQ(removed.exit_code, 0) << removed.stderr_data;
+  ProcessResult created =
+      kubectl_->Run({"run", "ghost", "--image=busybox:1.35", "--command", "--", "sleep", "3600"});
   ASSERT_EQ(created.exit_code, 0) << created.stderr_data;
   json::value seen;
   ASSERT_TRUE(WaitFor([&] {
@@ -433,6 +439,18 @@ TEST_F(AgentE2eTest, MissingImageIsErrImageNeverPullWithAnEvent) {
     return events.stdout_data.find("ErrImageNeverPull") != std::string::npos &&
            events.stdout_data.find("Warning") != std::string::npos;
   }));
+
+  ProcessResult loaded = Run({KELP_BINARY, "images", "load", "--data-dir", data_dir, "-i",
+                              (images_dir_->path() / "busybox.tar").string()});
+  ASSERT_EQ(loaded.exit_code, 0) << loaded.stderr_data;
+  ASSERT_TRUE(WaitFor([&] {
+    std::optional<json::value> pod = Pod("ghost");
+    if (!pod) return false;
+    seen = *pod;
+    return StringAt(seen, "status.phase") == "Running" &&
+           FindPath(seen, "status.containerStatuses.0.state.running") != nullptr;
+  })) << (FindPath(seen, "status") ? SerializeJson(*FindPath(seen, "status")) : "")
+      << AgentLog();
 }
 
 TEST_F(AgentE2eTest, FailingReadinessProbeKeepsThePodNotReadyAndOutOfEndpoints) {
