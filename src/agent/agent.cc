@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <filesystem>
 #include <mutex>
@@ -104,6 +105,7 @@ struct Agent::Parts {
   std::mutex flannel_mutex;  // guards flannel, flannel_stopping
   std::unique_ptr<flannel::FlannelNode> flannel;
   bool flannel_stopping = false;
+  std::atomic<bool> flannel_cancel{false};  // the start thread gives up waiting when set
   std::thread flannel_thread;  // starts flannel: it waits for the ConfigMap and the podCIDR
 };
 
@@ -115,6 +117,7 @@ ContainerRuntime& Agent::runtime() { return *parts_->runtime; }
 
 void Agent::Stop() {
   if (!parts_) return;
+  parts_->flannel_cancel = true;
   if (parts_->flannel_thread.joinable()) parts_->flannel_thread.join();
   {
     std::lock_guard lock(parts_->flannel_mutex);
@@ -180,11 +183,16 @@ void StartFlannel(Agent::Parts& parts, const AgentOptions& options, const std::s
   flannel_options.iface = options.flannel_iface;
   flannel_options.cni.conf_dir = options.cni_conf_dir;
   flannel_options.cni.bin_dir = options.cni_bin_dir;
+  flannel_options.cancel = &parts.flannel_cancel;
   parts.flannel_thread = std::thread([&parts, flannel_options = std::move(flannel_options)] {
     Result<std::unique_ptr<flannel::FlannelNode>> node =
         flannel::FlannelNode::StartWithKernel(*parts.client, flannel_options);
     if (!node.ok()) {
-      spdlog::error("agent: flannel: {}", node.status().ToString());
+      if (node.status().code() == StatusCode::kCancelled) {
+        spdlog::info("agent: flannel: stopped before it could start");
+      } else {
+        spdlog::error("agent: flannel: {}", node.status().ToString());
+      }
       return;
     }
     spdlog::info("agent: flannel up, subnet {}", (*node)->subnet().ToString());

@@ -45,6 +45,15 @@ Result<std::unique_ptr<FlannelNode>> FlannelNode::StartWithKernel(client::ApiCli
   return node;
 }
 
+bool FlannelNode::PauseUnlessCancelled() const {
+  // Short steps, so that a cancel is seen within a few milliseconds.
+  for (auto waited = 0ms; waited < kPollInterval; waited += 10ms) {
+    if (options_.cancel != nullptr && options_.cancel->load()) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return options_.cancel == nullptr || !options_.cancel->load();
+}
+
 Result<NetworkConfig> FlannelNode::LoadNetworkConfig() {
   if (options_.network) return *options_.network;
   const auto deadline = clock_.Now() + options_.start_timeout;
@@ -66,7 +75,7 @@ Result<NetworkConfig> FlannelNode::LoadNetworkConfig() {
     }
     last = config_map.status();
     if (clock_.Now() >= deadline) break;
-    std::this_thread::sleep_for(kPollInterval);
+    if (!PauseUnlessCancelled()) return CancelledError("flannel: start cancelled");
   }
   return last.WithContext(fmt::format("read ConfigMap {}/{}", kConfigMapNamespace, kConfigMapName));
 }
@@ -85,7 +94,7 @@ Result<json::object> FlannelNode::WaitForOwnPodCidr() {
       last = node.status();
     }
     if (clock_.Now() >= deadline) break;
-    std::this_thread::sleep_for(kPollInterval);
+    if (!PauseUnlessCancelled()) return CancelledError("flannel: start cancelled");
   }
   return DeadlineExceededError(fmt::format(
       "node {} got no spec.podCIDR within {} s ({}); is the node registered and the node-ipam "

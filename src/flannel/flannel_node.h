@@ -11,6 +11,7 @@
 // thread runs Reconcile(). Every use of the kernel seams is serialized by kernel_mutex_.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -45,6 +46,9 @@ struct FlannelOptions {
   CniInstallOptions cni;
   bool ip_masq = true;
   std::chrono::milliseconds start_timeout{std::chrono::seconds(120)};  // ConfigMap, podCIDR
+  // Set by the owner to give up waiting for the ConfigMap or the podCIDR at once (Start()
+  // then fails with kCancelled), e.g. when the agent stops before flannel could start.
+  const std::atomic<bool>* cancel = nullptr;
   std::chrono::milliseconds resync_period{std::chrono::seconds(30)};
   bool run_loop = true;  // false: Start() sets up and syncs once; the caller drives Reconcile
 };
@@ -80,6 +84,8 @@ class FlannelNode {
   std::vector<std::string> peer_errors() const;
 
  private:
+  // Waits one poll interval; false (at once) when the owner cancelled.
+  bool PauseUnlessCancelled() const;
   Result<NetworkConfig> LoadNetworkConfig();
   Result<boost::json::object> WaitForOwnPodCidr();
   // Backend setup, subnet.env, CNI, masquerade, annotations for the node's current subnet.

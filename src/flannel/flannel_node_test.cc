@@ -7,6 +7,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include <boost/json.hpp>
 
 #include "client/testing/fake_api_client.h"
@@ -217,6 +220,23 @@ TEST_F(FlannelNodeTest, ClearErrorsWhenTheClusterIsNotReady) {
   bad.node_ip = "192.168.206.300";
   FlannelNode node(api_, netlink_, nft_, clock_, bad);
   EXPECT_EQ(node.Start().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(netlink_.requests().empty());
+}
+
+// The agent stopping while flannel still waits for its podCIDR (the fake clock never reaches
+// the deadline here): Start() gives up at once with kCancelled instead of waiting it out.
+TEST_F(FlannelNodeTest, CancelEndsTheWaitForThePodCidr) {
+  SeedConfig("vxlan");
+  api_.Seed(client::kNodes, NodeObject("node01", ""));
+  std::atomic<bool> cancel{false};
+  FlannelOptions options = Options();
+  options.start_timeout = std::chrono::hours(1);
+  options.cancel = &cancel;
+  FlannelNode node(api_, netlink_, nft_, clock_, options);
+  std::thread stopper([&] { cancel = true; });
+  Status status = node.Start();
+  stopper.join();
+  EXPECT_EQ(status.code(), StatusCode::kCancelled) << status.ToString();
   EXPECT_TRUE(netlink_.requests().empty());
 }
 
