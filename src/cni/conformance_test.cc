@@ -286,12 +286,20 @@ bool RunOrKill(int host_fd, const std::string& command, const std::string& conta
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+// 1,000 cycles; 150 in sanitizer builds, where every plugin run is several times slower (the
+// release build of the same test runs all 1,000 in CI).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int kKilledCycles = 150;
+#else
+constexpr int kKilledCycles = 1000;
+#endif
+
 // The runtime's view of a crash-prone node: 1,000 pods whose ADD is SIGKILLed at a random point
 // (or completes), whose DEL is SIGKILLed too and then retried to completion — except one pod in
 // ten, whose DEL is never retried (the runtime itself died and forgot it). Each pod has a fresh
 // netns, removed afterwards as a runtime does. At the end only forgotten pods may hold a lease,
 // and GC with the one live pod as the valid attachment leaves exactly its lease: nothing leaks.
-TEST_F(ConformanceTest, AThousandKilledAddDelCyclesLeakNoLeaseAfterGc) {
+TEST_F(ConformanceTest, KilledAddDelCyclesLeakNoLeaseAfterGc) {
   const std::string config = KelpConfig();
   const std::filesystem::path leases = tmp_.path() / "kelp" / "ccnet";
   // How long a complete ADD and DEL take here (the median of five, after a first ADD that
@@ -324,7 +332,7 @@ TEST_F(ConformanceTest, AThousandKilledAddDelCyclesLeakNoLeaseAfterGc) {
   std::set<std::string> forgotten;
   int adds_completed = 0;
   int dels_killed = 0;
-  for (int i = 0; i < 1000; ++i) {
+  for (int i = 0; i < kKilledCycles; ++i) {
     const std::string id = "pod" + std::to_string(i);
     auto pod_ns = net::NamedNetns::Create("kelp-cck-" + std::to_string(getpid()));
     ASSERT_TRUE(pod_ns.ok()) << pod_ns.status().ToString();
@@ -341,10 +349,11 @@ TEST_F(ConformanceTest, AThousandKilledAddDelCyclesLeakNoLeaseAfterGc) {
       ASSERT_TRUE(RunOrKill(kelp_host().fd(), "DEL", id, netns, config, std::nullopt)) << id;
     }
   }
-  std::cout << adds_completed << " ADDs completed, " << dels_killed << " DELs killed, "
+  std::cout << kKilledCycles << " cycles: " << adds_completed << " ADDs completed, "
+            << dels_killed << " DELs killed, "
             << forgotten.size() << " pods forgotten\n";
-  EXPECT_GT(1000 - adds_completed, 300);  // most ADDs really were interrupted
-  EXPECT_GT(dels_killed, 100);
+  EXPECT_GT(kKilledCycles - adds_completed, kKilledCycles * 3 / 10);  // many ADDs interrupted
+  EXPECT_GT(dels_killed, kKilledCycles / 10);
 
   // Only forgotten pods may hold leases; no half-written lease is left in the directory.
   int leased = 0;
