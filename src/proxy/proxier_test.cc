@@ -115,6 +115,10 @@ constexpr const char* kFixedTable =
 		type inet_proto . inet_service : verdict
 		comment "NodePorts with externalTrafficPolicy Cluster (masqueraded)"
 	}
+	set masqueraded-nodeports {
+		type inet_proto . inet_service
+		comment "the NodePorts of service-nodeports: their traffic is masqueraded"
+	}
 	map local-nodeports {
 		type inet_proto . inet_service : verdict
 		comment "NodePorts with externalTrafficPolicy Local"
@@ -160,7 +164,7 @@ constexpr const char* kFixedTable =
 	}
 	chain nodeports {
 		meta l4proto . th dport vmap @local-nodeports
-		meta l4proto . th dport @service-nodeports jump mark-for-masquerade
+		meta l4proto . th dport @masqueraded-nodeports jump mark-for-masquerade
 		meta l4proto . th dport vmap @service-nodeports
 	}
 	chain endpoints-check {
@@ -218,6 +222,7 @@ add chain ip kelp-proxy svc-default/web/tcp/http {
 }
 add set ip kelp-proxy cluster-ips { type ipv4_addr; elements = { 10.96.0.20 } }
 add set ip kelp-proxy hairpin { type ipv4_addr . ipv4_addr; elements = { 10.244.1.2 . 10.244.1.2 } }
+add set ip kelp-proxy masqueraded-nodeports { type inet_proto . inet_service; elements = { tcp . 30080 } }
 add map ip kelp-proxy service-ips { type ipv4_addr . inet_proto . inet_service : verdict; elements = { 10.96.0.20 . tcp . 80 : goto svc-default/web/tcp/http } }
 add map ip kelp-proxy service-nodeports { type inet_proto . inet_service : verdict; elements = { tcp . 30080 : goto svc-default/web/tcp/http } }
 )nft");
@@ -246,6 +251,7 @@ add chain ip kelp-proxy svc-default/empty/tcp/http {
 }
 delete element ip kelp-proxy no-endpoint-nodeports { tcp . 30081 }
 delete element ip kelp-proxy no-endpoint-services { 10.96.0.30 . tcp . 80 }
+add set ip kelp-proxy masqueraded-nodeports { type inet_proto . inet_service; elements = { tcp . 30081 } }
 add map ip kelp-proxy service-ips { type ipv4_addr . inet_proto . inet_service : verdict; elements = { 10.96.0.30 . tcp . 80 : goto svc-default/empty/tcp/http } }
 add map ip kelp-proxy service-nodeports { type inet_proto . inet_service : verdict; elements = { tcp . 30081 : goto svc-default/empty/tcp/http } }
 )nft");
@@ -458,6 +464,7 @@ TEST_F(ProxierTest, DeletingAServiceFlushesItsChainsAndDeletesThemASecondLater) 
   SyncOnce();
   proxier_.SetService("default/web", std::nullopt, {});
   EXPECT_EQ(SyncOnce(), R"nft(delete element ip kelp-proxy cluster-ips { 10.96.0.20 }
+delete element ip kelp-proxy masqueraded-nodeports { tcp . 30080 }
 delete element ip kelp-proxy service-ips { 10.96.0.20 . tcp . 80 }
 delete element ip kelp-proxy service-nodeports { tcp . 30080 }
 flush chain ip kelp-proxy svc-default/web/tcp/http
