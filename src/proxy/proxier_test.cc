@@ -233,7 +233,8 @@ TEST_F(ProxierTest, ServiceWithoutEndpointsRejectsInsteadOfBlackHoling) {
   Set(MakeService("empty", "10.96.0.30",
                   {{"http", Protocol::kTcp, 80, 30081}, {"dns", Protocol::kUdp, 53, 0}}),
       {});
-  EXPECT_EQ(SyncOnce(), R"nft(add set ip kelp-proxy cluster-ips { type ipv4_addr; elements = { 10.96.0.30 } }
+  EXPECT_EQ(SyncOnce(),
+            R"nft(add set ip kelp-proxy cluster-ips { type ipv4_addr; elements = { 10.96.0.30 } }
 add map ip kelp-proxy no-endpoint-nodeports { type inet_proto . inet_service : verdict; elements = { tcp . 30081 : goto reject-connection } }
 add map ip kelp-proxy no-endpoint-services { type ipv4_addr . inet_proto . inet_service : verdict; elements = {
 	10.96.0.30 . tcp . 80 : goto reject-connection,
@@ -281,7 +282,9 @@ add map ip kelp-proxy service-ips { type ipv4_addr . inet_proto . inet_service :
   // An endpoint that goes takes its affinity set (and the clients it held) with it. The set
   // that stays is declared again (unchanged) so that the rewritten chain's rules can name it.
   Set(service, {MakeSlice("sticky", {kHttp8080}, {Ready("10.244.1.3")})});
-  EXPECT_EQ(SyncOnce(), R"nft(add set ip kelp-proxy affinity-default/sticky/tcp/http/10.244.1.3/8080 { type ipv4_addr; flags dynamic,timeout; timeout 600s; }
+  EXPECT_EQ(
+      SyncOnce(),
+      R"nft(add set ip kelp-proxy affinity-default/sticky/tcp/http/10.244.1.3/8080 { type ipv4_addr; flags dynamic,timeout; timeout 600s; }
 flush chain ip kelp-proxy svc-default/sticky/tcp/http
 add chain ip kelp-proxy svc-default/sticky/tcp/http {
 	ip saddr @affinity-default/sticky/tcp/http/10.244.1.3/8080 meta l4proto tcp update @affinity-default/sticky/tcp/http/10.244.1.3/8080 { ip saddr } dnat to 10.244.1.3:8080
@@ -344,7 +347,8 @@ TEST_F(ProxierTest, InternalTrafficPolicyLocalDropsWithoutALocalEndpoint) {
   service.internal_policy_local = true;
   Set(service,
       {MakeSlice("node-local", {{"dns", Protocol::kUdp, 5353}}, {Ready("10.244.2.2", "node02")})});
-  EXPECT_EQ(SyncOnce(), R"nft(add set ip kelp-proxy cluster-ips { type ipv4_addr; elements = { 10.96.0.60 } }
+  EXPECT_EQ(SyncOnce(),
+            R"nft(add set ip kelp-proxy cluster-ips { type ipv4_addr; elements = { 10.96.0.60 } }
 add map ip kelp-proxy no-endpoint-services { type ipv4_addr . inet_proto . inet_service : verdict; elements = { 10.96.0.60 . udp . 53 : drop } }
 )nft");
   Set(service, {MakeSlice("node-local", {{"dns", Protocol::kUdp, 5353}},
@@ -448,7 +452,9 @@ TEST_F(ProxierTest, HairpinElementsCoverLocalEndpointsAndOutliveOneOfTheirServic
   Set(MakeService("b", "10.96.0.82", {{"http", Protocol::kTcp, 80, 0}}),
       {MakeSlice("b", {kHttp8080}, {Ready("10.244.1.2", "node01"), Ready("10.244.1.8", "")})});
   // Only pods of this node (or of no known node) can reach themselves through its rules.
-  EXPECT_THAT(SyncOnce(), HasSubstr(R"nft(add set ip kelp-proxy hairpin { type ipv4_addr . ipv4_addr; elements = {
+  EXPECT_THAT(
+      SyncOnce(),
+      HasSubstr(R"nft(add set ip kelp-proxy hairpin { type ipv4_addr . ipv4_addr; elements = {
 	10.244.1.2 . 10.244.1.2,
 	10.244.1.8 . 10.244.1.8
 } }

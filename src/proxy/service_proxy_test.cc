@@ -123,7 +123,8 @@ add chain ip kelp-proxy svc-default/web/tcp/http {
   // A new Service whose slice arrives later: first rejected, then served.
   ASSERT_TRUE(
       client_.Create(client::kServices, "default", ServiceObject("api", "10.96.0.21")).ok());
-  EXPECT_EQ(WaitForTransaction(3), R"nft(add set ip kelp-proxy cluster-ips { type ipv4_addr; elements = { 10.96.0.21 } }
+  EXPECT_EQ(WaitForTransaction(3),
+            R"nft(add set ip kelp-proxy cluster-ips { type ipv4_addr; elements = { 10.96.0.21 } }
 add map ip kelp-proxy no-endpoint-services { type ipv4_addr . inet_proto . inet_service : verdict; elements = { 10.96.0.21 . tcp . 80 : goto reject-connection } }
 )nft");
   ASSERT_TRUE(
