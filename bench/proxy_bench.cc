@@ -1,8 +1,10 @@
 // proxy_bench: kelp's Service proxy through the real libnftables, each measurement in a fresh
 // network namespace, against kube-proxy's nftables layout in the same run:
 //  1. full sync (table rebuild) of 1k and 10k Services × 5 endpoints, and the in-place resync
-//     of the same table; wall and CPU time of the syncing thread;
-//  2. one incremental endpoint change at 10k (median and p90 of 20);
+//     of the same table; wall and CPU time of the syncing thread, split into generating the
+//     script (kelp), libnftables (user CPU inside Apply: parse, evaluate, ruleset cache) and
+//     the kernel (system CPU inside Apply: the netlink batch, rule validation, commit);
+//  2. one incremental endpoint change at 10k (median and p90 of 20, with the same split);
 //  3. the anchor: kube-proxy's nftables-mode layout (a chain per endpoint, an anonymous
 //     `numgen` verdict map per Service, written here from its documented design), applied
 //     through the same libnftables: full load at 1k and 10k, one Service rewritten at 10k;
@@ -21,6 +23,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -54,11 +58,21 @@ struct Timing {
   double cpu_ms = 0;
 };
 
-double ThreadCpuMs() {
+struct ThreadCpu {
+  double user_ms = 0;
+  double system_ms = 0;
+};
+
+ThreadCpu ThreadCpuNow() {
   rusage usage{};
   getrusage(RUSAGE_THREAD, &usage);
-  return (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3 +
-         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3;
+  return {usage.ru_utime.tv_sec * 1e3 + usage.ru_utime.tv_usec / 1e3,
+          usage.ru_stime.tv_sec * 1e3 + usage.ru_stime.tv_usec / 1e3};
+}
+
+double ThreadCpuMs() {
+  const ThreadCpu now = ThreadCpuNow();
+  return now.user_ms + now.system_ms;
 }
 
 Timing Measure(const std::function<void()>& fn) {
@@ -67,6 +81,38 @@ Timing Measure(const std::function<void()>& fn) {
   fn();
   return {std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count(),
           ThreadCpuMs() - cpu};
+}
+
+// The real seam, timed: CPU spent inside Apply() in user mode (libnftables) and in system mode
+// (the kernel processing the batch), summed since the last Take().
+class TimedNftables final : public proxy::Nftables {
+ public:
+  explicit TimedNftables(proxy::Nftables& real) : real_(real) {}
+  Status Apply(std::string_view transaction) override {
+    const ThreadCpu before = ThreadCpuNow();
+    Status status = real_.Apply(transaction);
+    const ThreadCpu after = ThreadCpuNow();
+    spent_.user_ms += after.user_ms - before.user_ms;
+    spent_.system_ms += after.system_ms - before.system_ms;
+    return status;
+  }
+  Result<std::string> List(std::string_view command) override { return real_.List(command); }
+  ThreadCpu Take() { return std::exchange(spent_, ThreadCpu{}); }
+
+ private:
+  proxy::Nftables& real_;
+  ThreadCpu spent_;
+};
+
+// How a sync's CPU time divides: the rest of `total` is kelp building the script.
+struct Split {
+  double kelp_ms = 0;
+  double libnftables_ms = 0;
+  double kernel_ms = 0;
+};
+
+Split SplitOf(const Timing& total, const ThreadCpu& apply) {
+  return {total.cpu_ms - apply.user_ms - apply.system_ms, apply.user_ms, apply.system_ms};
 }
 
 double Percentile(std::vector<double> v, double p) {
@@ -126,16 +172,19 @@ proxy::ProxierOptions BenchOptions() {
 struct KelpFigures {
   Timing rebuild;
   Timing resync;
+  Split rebuild_split, resync_split;
   std::vector<double> incremental_wall, incremental_cpu;
+  std::vector<double> incremental_kelp, incremental_libnftables, incremental_kernel;
   size_t transaction_bytes = 0;
 };
 
 // Loads `services` synthetic Services into a Proxier over `nft`, rebuilds, resyncs in place,
 // then (when `incremental`) changes one endpoint of one Service kIncrementalRuns times.
-bool RunKelp(proxy::Nftables& nft, int services, bool incremental, KelpFigures& out,
+bool RunKelp(proxy::Nftables& real_nft, int services, bool incremental, KelpFigures& out,
              const std::function<void(proxy::Proxier&)>& extra = nullptr) {
   kelp::testing::FakeClock clock;
   proxy::testing::FakeConntrack conntrack;
+  TimedNftables nft(real_nft);
   proxy::Proxier proxier(nft, conntrack, clock, BenchOptions());
   Status status;
   out.rebuild = Measure([&] {
@@ -150,8 +199,10 @@ bool RunKelp(proxy::Nftables& nft, int services, bool incremental, KelpFigures& 
     std::fprintf(stderr, "kelp rebuild: %s\n", status.ToString().c_str());
     return false;
   }
+  out.rebuild_split = SplitOf(out.rebuild, nft.Take());
   out.transaction_bytes = proxier.last_transaction().size();
   out.resync = Measure([&] { status = proxier.Resync(); });
+  out.resync_split = SplitOf(out.resync, nft.Take());
   if (!status.ok()) {
     std::fprintf(stderr, "kelp resync: %s\n", status.ToString().c_str());
     return false;
@@ -172,6 +223,10 @@ bool RunKelp(proxy::Nftables& nft, int services, bool incremental, KelpFigures& 
     }
     out.incremental_wall.push_back(t.wall_ms);
     out.incremental_cpu.push_back(t.cpu_ms);
+    const Split split = SplitOf(t, nft.Take());
+    out.incremental_kelp.push_back(split.kelp_ms);
+    out.incremental_libnftables.push_back(split.libnftables_ms);
+    out.incremental_kernel.push_back(split.kernel_ms);
   }
   return true;
 }
@@ -455,12 +510,18 @@ int Main(int argc, char** argv) {
   auto row = [](const char* what, Timing t) {
     std::printf("  %-44s %9.1f ms (%8.1f ms CPU)\n", what, t.wall_ms, t.cpu_ms);
   };
+  auto split_row = [](Split s) {
+    std::printf("  %-44s %9s    (%.1f kelp + %.1f libnftables + %.1f kernel)\n", "  CPU split", "",
+                s.kelp_ms, s.libnftables_ms, s.kernel_ms);
+  };
   std::printf("== full sync (rebuild of table ip kelp-proxy, one transaction)\n");
   row("kelp 1k Services x 5 endpoints", kelp1k.rebuild);
   row("kelp 1k, in-place resync", kelp1k.resync);
   row("kube-proxy nftables layout 1k (anchor)", anchor1k.full);
   row("kelp 10k Services x 5 endpoints", kelp10k.rebuild);
+  split_row(kelp10k.rebuild_split);
   row("kelp 10k, in-place resync", kelp10k.resync);
+  split_row(kelp10k.resync_split);
   if (!quick) row("kube-proxy nftables layout 10k (anchor)", anchor10k.full);
   std::printf(
       "  kelp 10k transaction: %.1f MB of nft text; peak RSS after it %s (mostly libnftables' "
@@ -470,6 +531,8 @@ int Main(int argc, char** argv) {
   std::printf("  %-44s %9.1f / %.1f ms (%.1f / %.1f ms CPU)\n", "kelp",
               Median(kelp10k.incremental_wall), Percentile(kelp10k.incremental_wall, 0.9),
               Median(kelp10k.incremental_cpu), Percentile(kelp10k.incremental_cpu, 0.9));
+  split_row({Median(kelp10k.incremental_kelp), Median(kelp10k.incremental_libnftables),
+             Median(kelp10k.incremental_kernel)});
   if (!quick) {
     std::printf("  %-44s %9.1f / %.1f ms (%.1f / %.1f ms CPU)\n", "kube-proxy nftables layout",
                 Median(anchor10k.incremental_wall), Percentile(anchor10k.incremental_wall, 0.9),

@@ -163,6 +163,12 @@ TEST_F(RealNftablesTest, EveryIncrementalTransactionOfAServicesLifeApplies) {
   EXPECT_THAT(nft_->List("list set ip kelp-proxy affinity-default/web/tcp/http/10.244.2.7/8080")
                   .value_or(""),
               HasSubstr("timeout 1m"));
+  // An endpoint joins the sticky Service: its chain is rewritten and names the affinity sets of
+  // the others, which exist already (libnftables must still resolve them).
+  Set(web, {Slice("web", {http},
+                  {Ready("10.244.1.2", "node01"), Ready("10.244.2.7"), Ready("10.244.2.8")})});
+  status = proxier_->Sync();
+  ASSERT_TRUE(status.ok()) << status.ToString() << "\n" << proxier_->last_transaction();
 
   // The Service goes: its chains are emptied now and deleted once the delay has passed.
   proxier_->SetService("default/web", std::nullopt, {});

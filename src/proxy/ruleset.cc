@@ -17,6 +17,7 @@ constexpr const char* kServiceIps = "service-ips";
 constexpr const char* kClusterIps = "cluster-ips";
 constexpr const char* kNodePortIps = "nodeport-ips";
 constexpr const char* kServiceNodePorts = "service-nodeports";
+constexpr const char* kMasqueradedNodePorts = "masqueraded-nodeports";
 constexpr const char* kLocalNodePorts = "local-nodeports";
 constexpr const char* kNoEndpointServices = "no-endpoint-services";
 constexpr const char* kNoEndpointNodePorts = "no-endpoint-nodeports";
@@ -147,6 +148,12 @@ std::vector<CollectionDecl> FixedCollections(const RulesetOptions& options) {
        kServiceNodePorts,
        {"type inet_proto . inet_service : verdict",
         "comment \"NodePorts with externalTrafficPolicy Cluster (masqueraded)\""}},
+      // The keys of service-nodeports again, as a plain set: the kernel revalidates every chain a
+      // verdict map leads to for each rule that looks the map up, even as a set.
+      {"set",
+       kMasqueradedNodePorts,
+       {"type inet_proto . inet_service",
+        "comment \"the NodePorts of service-nodeports: their traffic is masqueraded\""}},
       {"map",
        kLocalNodePorts,
        {"type inet_proto . inet_service : verdict",
@@ -203,7 +210,7 @@ std::vector<ChainDecl> FixedChains(const RulesetOptions& options) {
       {"nodeports",
        "",
        {std::string("meta l4proto . th dport vmap @") + kLocalNodePorts,
-        std::string("meta l4proto . th dport @") + kServiceNodePorts + " jump " + kMarkChain,
+        std::string("meta l4proto . th dport @") + kMasqueradedNodePorts + " jump " + kMarkChain,
         std::string("meta l4proto . th dport vmap @") + kServiceNodePorts}},
       {"endpoints-check",
        "",
@@ -271,6 +278,7 @@ ServiceRules BuildServiceRules(const RulesetOptions& options, const Service& ser
         elements.insert({kNoEndpointNodePorts, np_key, std::string("goto ") + kRejectChain});
       } else if (!service.external_policy_local) {
         elements.insert({kServiceNodePorts, np_key, "goto " + svc_chain});
+        elements.insert({kMasqueradedNodePorts, np_key, ""});
         uses_cluster = true;
       } else {
         // Local policy keeps the client's address: only this node's endpoints, no masquerade.

@@ -113,24 +113,28 @@ TEST_F(ServiceProxyTest, BuildsTheTableFromTheApiThenAppliesEventsIncrementally)
                           SliceObject("web-1", "web", {"10.244.2.2", "10.244.2.3", "10.244.2.4"}))
                   .ok());
   EXPECT_EQ(WaitForTransaction(2), R"nft(flush chain ip kelp-proxy svc-default/web/tcp/http
-add rule ip kelp-proxy svc-default/web/tcp/http numgen inc mod 3 0 meta l4proto tcp dnat to 10.244.2.2:8080
-add rule ip kelp-proxy svc-default/web/tcp/http numgen inc mod 2 0 meta l4proto tcp dnat to 10.244.2.3:8080
-add rule ip kelp-proxy svc-default/web/tcp/http meta l4proto tcp dnat to 10.244.2.4:8080
+add chain ip kelp-proxy svc-default/web/tcp/http {
+	numgen inc mod 3 0 meta l4proto tcp dnat to 10.244.2.2:8080
+	numgen inc mod 2 0 meta l4proto tcp dnat to 10.244.2.3:8080
+	meta l4proto tcp dnat to 10.244.2.4:8080
+}
 )nft");
 
   // A new Service whose slice arrives later: first rejected, then served.
   ASSERT_TRUE(
       client_.Create(client::kServices, "default", ServiceObject("api", "10.96.0.21")).ok());
-  EXPECT_EQ(WaitForTransaction(3), R"nft(add element ip kelp-proxy cluster-ips { 10.96.0.21 }
-add element ip kelp-proxy no-endpoint-services { 10.96.0.21 . tcp . 80 : goto reject-connection }
+  EXPECT_EQ(WaitForTransaction(3),
+            R"nft(add set ip kelp-proxy cluster-ips { type ipv4_addr; elements = { 10.96.0.21 } }
+add map ip kelp-proxy no-endpoint-services { type ipv4_addr . inet_proto . inet_service : verdict; elements = { 10.96.0.21 . tcp . 80 : goto reject-connection } }
 )nft");
   ASSERT_TRUE(
       client_
           .Create(client::kEndpointSlices, "default", SliceObject("api-1", "api", {"10.244.2.9"}))
           .ok());
   EXPECT_THAT(WaitForTransaction(4),
-              HasSubstr("add element ip kelp-proxy service-ips { 10.96.0.21 . tcp . 80 : goto "
-                        "svc-default/api/tcp/http }\n"));
+              HasSubstr("add map ip kelp-proxy service-ips { type ipv4_addr . inet_proto . "
+                        "inet_service : verdict; elements = { 10.96.0.21 . tcp . 80 : goto "
+                        "svc-default/api/tcp/http } }\n"));
 
   // The Service goes: rules now, its chain a second later.
   ASSERT_TRUE(client_.Delete(client::kServices, "default", "api", {}).ok());
@@ -162,7 +166,8 @@ TEST_F(ServiceProxyTest, ChangesCloseTogetherGoIntoOneTransaction) {
   clock_.Advance(10s);
   const std::string merged = WaitForTransaction(2);
   EXPECT_THAT(merged,
-              HasSubstr("service-ips { 10.96.0.20 . tcp . 80 : goto svc-default/web/tcp/http }"));
+              HasSubstr("service-ips { type ipv4_addr . inet_proto . inet_service : verdict; "
+                        "elements = { 10.96.0.20 . tcp . 80 : goto svc-default/web/tcp/http } }"));
   EXPECT_THAT(merged, HasSubstr("10.96.0.31 . tcp . 80 : goto reject-connection"));
   EXPECT_THAT(merged, HasSubstr("10.96.0.32 . tcp . 80 : goto reject-connection"));
   std::this_thread::sleep_for(100ms);
