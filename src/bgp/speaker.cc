@@ -212,6 +212,7 @@ class Speaker::Impl {
     spdlog::info("BGP speaker AS {} router id {} listening on {}:{}", config_.as,
                  FormatIpv4(config_.router_id), FormatIpv4(config_.listen_address), listen_port());
     io_.run();
+    sink_.Flush();  // whatever the last handlers changed
     if (!control_path_.empty()) {
       std::error_code ignored;
       std::filesystem::remove(control_path_, ignored);
@@ -284,6 +285,7 @@ class Speaker::Impl {
     if (!config_.graceful_restart) {
       spdlog::info("removing {} routes left by an earlier run", leftovers.size());
       for (const Ipv4Prefix& prefix : leftovers) sink_.Remove(prefix);
+      FlushSinkSoon();
       return;
     }
     spdlog::info("graceful restart: keeping {} routes until the peers' End-of-RIB",
@@ -305,6 +307,7 @@ class Speaker::Impl {
       sink_.Remove(prefix);
       ++removed;
     }
+    FlushSinkSoon();
     spdlog::info("graceful restart done ({}): {} stale routes removed", why, removed);
     leftovers_.clear();
     awaiting_end_of_rib_.clear();
@@ -659,6 +662,22 @@ class Speaker::Impl {
         sink_.Remove(prefix);  // removing what is not there is a no-op
       }
     }
+    FlushSinkSoon();
+  }
+
+  // The sink batches: it is flushed once the handler running now (a read's worth of UPDATEs,
+  // a session going down) is done, so one batch carries all its changes. Posted twice, so a
+  // writer woken by the same handler — sending the NOTIFICATION of an expired hold timer and
+  // closing the connection — gets its turn, and its write's completion, before a long flush.
+  void FlushSinkSoon() {
+    if (flush_posted_) return;
+    flush_posted_ = true;
+    asio::post(io_, [this] {
+      asio::post(io_, [this] {
+        flush_posted_ = false;
+        sink_.Flush();
+      });
+    });
   }
 
   void AfterEvent(Peer& peer, const std::shared_ptr<Connection>& connection) {
@@ -763,6 +782,7 @@ class Speaker::Impl {
   asio::steady_timer leftover_timer_;
   bool restarting_ = false;
   bool stopping_ = false;
+  bool flush_posted_ = false;
   int active_writers_ = 0;  // WriteLoops still running; the stop grace ends when none is
 };
 
