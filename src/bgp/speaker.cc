@@ -624,8 +624,10 @@ class Speaker::Impl {
     }
     if (update.EndOfRibFamily()) {
       spdlog::info("peer {}: End-of-RIB", FormatIpv4(peer.config.address));
-      // The initial table's decoded messages leave free heap behind: give it back.
-      ::malloc_trim(0);
+      // The initial table's decoded messages and route batches leave free heap behind: give
+      // it back once the last batch is out.
+      trim_after_flush_ = true;
+      FlushSinkSoon();
       EndPeerRestart(peer, "End-of-RIB");
       if (awaiting_end_of_rib_.erase(peer.config.address) && awaiting_end_of_rib_.empty()) {
         SweepLeftovers("End-of-RIB from every peer");
@@ -676,6 +678,10 @@ class Speaker::Impl {
       asio::post(io_, [this] {
         flush_posted_ = false;
         sink_.Flush();
+        if (trim_after_flush_) {
+          trim_after_flush_ = false;
+          ::malloc_trim(0);
+        }
       });
     });
   }
@@ -783,6 +789,7 @@ class Speaker::Impl {
   bool restarting_ = false;
   bool stopping_ = false;
   bool flush_posted_ = false;
+  bool trim_after_flush_ = false;  // an End-of-RIB came: trim the heap after the next flush
   int active_writers_ = 0;  // WriteLoops still running; the stop grace ends when none is
 };
 
