@@ -4,12 +4,18 @@
 //   kelp-bgp --config FILE [--control-socket PATH] [--log-level LEVEL]
 #include <CLI/CLI.hpp>
 
+#include <malloc.h>
+
 #include <cstdio>
 
 #include "bgp/command.h"
 #include "common/log.h"
 
 int main(int argc, char** argv) {
+  // Large blocks (the RIB's table, route batches, decoded UPDATEs) always come from mmap and go
+  // back to the system when freed; glibc's dynamic threshold would move them into the heap
+  // after the first such free, where they leave holes behind.
+  ::mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   CLI::App app{"kelp's BGP speaker (what `kelp bgp` runs)", "kelp-bgp"};
   kelp::bgp::BgpCommandOptions options;
   options.exec_kelp_bgp = false;
