@@ -57,9 +57,10 @@ void KernelRouteSink::Flush() {
   if (failures > kLoggedFailures) {
     spdlog::warn("kernel routes: {} more changes refused", failures - kLoggedFailures);
   }
-  // Released rather than cleared: a burst can be a whole table, and it is rare.
-  pending_ = {};
-  pending_index_ = {};
+  // Released rather than cleared (a burst can be a whole table, and it is rare): moved-from
+  // temporaries, since `= {}` would keep the vector's capacity and the map's buckets.
+  pending_ = std::vector<net::RouteChange>();
+  pending_index_ = std::unordered_map<uint64_t, size_t>();
 }
 
 std::vector<Ipv4Prefix> KernelRouteSink::Leftovers() {
