@@ -35,6 +35,8 @@ constexpr seconds kIdleHoldTime{2};
 constexpr seconds kConnectRetryTime{5};
 // How long a stopping speaker waits for its Cease NOTIFICATIONs to be written.
 constexpr seconds kStopGrace{2};
+// Quiet time after the last route flush before the heap is trimmed.
+constexpr std::chrono::milliseconds kTrimDelay{500};
 
 std::string FormatTimeOfDay(std::chrono::system_clock::time_point time) {
   std::time_t t = std::chrono::system_clock::to_time_t(time);
@@ -162,7 +164,8 @@ class Speaker::Impl {
         signals_(io_),
         stop_timer_(io_),
         rib_(RibConfig{.local_as = config_.as, .router_id = config_.router_id}),
-        leftover_timer_(io_) {
+        leftover_timer_(io_),
+        trim_timer_(io_) {
     for (const PeerConfig& peer : config_.peers) {
       peers_.push_back(std::make_unique<Peer>(io_, peer));
       peers_.back()->since = clock_.WallNow();
@@ -232,6 +235,7 @@ class Speaker::Impl {
     control_acceptor_.close(ignored);
     signals_.cancel(ignored);
     leftover_timer_.cancel();
+    trim_timer_.cancel();
     if (config_.graceful_restart) {
       // No Cease and no withdrawals: peers keep our routes as stale and the kernel keeps
       // forwarding until the restarted speaker has resynchronised (RFC 4724 §4.1).
@@ -624,10 +628,6 @@ class Speaker::Impl {
     }
     if (update.EndOfRibFamily()) {
       spdlog::info("peer {}: End-of-RIB", FormatIpv4(peer.config.address));
-      // The initial table's decoded messages and route batches leave free heap behind: give
-      // it back once the last batch is out.
-      trim_after_flush_ = true;
-      FlushSinkSoon();
       EndPeerRestart(peer, "End-of-RIB");
       if (awaiting_end_of_rib_.erase(peer.config.address) && awaiting_end_of_rib_.empty()) {
         SweepLeftovers("End-of-RIB from every peer");
@@ -678,10 +678,13 @@ class Speaker::Impl {
       asio::post(io_, [this] {
         flush_posted_ = false;
         sink_.Flush();
-        if (trim_after_flush_) {
-          trim_after_flush_ = false;
-          ::malloc_trim(0);
-        }
+        // Decoded UPDATEs and route batches leave free heap behind; once the burst is over
+        // (no flush for kTrimDelay), give it back to the system.
+        if (stopping_) return;
+        trim_timer_.expires_after(kTrimDelay);
+        trim_timer_.async_wait([](boost::system::error_code ec) {
+          if (!ec) ::malloc_trim(0);
+        });
       });
     });
   }
@@ -789,7 +792,7 @@ class Speaker::Impl {
   bool restarting_ = false;
   bool stopping_ = false;
   bool flush_posted_ = false;
-  bool trim_after_flush_ = false;  // an End-of-RIB came: trim the heap after the next flush
+  asio::steady_timer trim_timer_;  // malloc_trim once route changes have calmed down
   int active_writers_ = 0;  // WriteLoops still running; the stop grace ends when none is
 };
 
