@@ -272,9 +272,9 @@ class Bench {
   int Main() {
     if (::geteuid() != 0) return Fail("needs root (network namespaces)");
     if (dir_.path().empty()) return Fail("no temp dir");
-    for (Status status : {lan_.Create(), lan_.AddHost("kelp", "192.168.206.10"),
-                          lan_.AddHost("bird", "192.168.206.20"),
-                          lan_.AddHost("gobgp", "192.168.206.30")}) {
+    for (Status status :
+         {lan_.Create(), lan_.AddHost("kelp", "192.168.206.10"),
+          lan_.AddHost("bird", "192.168.206.20"), lan_.AddHost("gobgp", "192.168.206.30")}) {
       if (!status.ok()) return Fail(status.ToString());
     }
     if (Status status = StartFeeder(); !status.ok()) return Fail(status.ToString());
@@ -397,13 +397,12 @@ protocol bgp gobgp {
     // Injecting again is idempotent, should the second copy of the table not have sufficed.
     for (int attempt = 0; attempt < 3 && loaded_ < prefixes_ && !interrupted; ++attempt) {
       // Not through Cli(): the injection can take longer than its 20 s limit.
-      KELP_RETURN_IF_ERROR(
-          runner_
-              .Run({.argv = lan_.In("gobgp", {"/usr/bin/gobgp", "mrt", "inject", "global",
-                                              "--no-ipv6", "--nexthop", "192.168.206.30",
-                                              mrt.string()}),
-                    .timeout = kConvergeTimeout})
-              .status());
+      KELP_RETURN_IF_ERROR(runner_
+                               .Run({.argv = lan_.In("gobgp", {"/usr/bin/gobgp", "mrt", "inject",
+                                                               "global", "--no-ipv6", "--nexthop",
+                                                               "192.168.206.30", mrt.string()}),
+                                     .timeout = kConvergeTimeout})
+                               .status());
       std::string summary = feeder_.Cli({"global", "rib", "summary", "-a", "ipv4"});
       size_t at = summary.find("Destination: ");
       loaded_ = at == std::string::npos ? 0 : std::strtoul(summary.c_str() + at + 13, nullptr, 10);
@@ -463,11 +462,11 @@ protocol bgp gobgp {
     subject.run.rss_mb = ProcessMegabytes(pid, "VmRSS:");
     subject.run.anon_mb = ProcessMegabytes(pid, "RssAnon:");
     subject.run.peak_mb = ProcessMegabytes(pid, "VmHWM:");
-    std::printf("%s: session up %.2f s after start, %zu routes in the kernel %.2f s later, "
-                "RSS %.1f MB (anonymous %.1f MB, peak %.1f MB)\n",
-                subject.name.c_str(), subject.run.session_seconds, installed,
-                subject.run.converge_seconds, subject.run.rss_mb, subject.run.anon_mb,
-                subject.run.peak_mb);
+    std::printf(
+        "%s: session up %.2f s after start, %zu routes in the kernel %.2f s later, "
+        "RSS %.1f MB (anonymous %.1f MB, peak %.1f MB)\n",
+        subject.name.c_str(), subject.run.session_seconds, installed, subject.run.converge_seconds,
+        subject.run.rss_mb, subject.run.anon_mb, subject.run.peak_mb);
     return Status::Ok();
   }
 
@@ -552,7 +551,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bgp_bench: --prefixes must be 1..%zu\n", kelp::bench::kMaxPrefixes);
     return 2;
   }
-  struct sigaction action{};
+  struct sigaction action {};
   action.sa_handler = kelp::bench::OnSignal;
   for (int signal : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(signal, &action, nullptr);
   return kelp::bench::Bench(prefixes).Main();

@@ -2,10 +2,9 @@
 // kelp. It links only the speaker's libraries, so a node's resident BGP daemon does not carry
 // the code and shared libraries of every other kelp command (about 6 MB of RSS).
 //   kelp-bgp --config FILE [--control-socket PATH] [--log-level LEVEL]
-#include <CLI/CLI.hpp>
-
 #include <malloc.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 
 #include "bgp/command.h"
