@@ -356,6 +356,10 @@ protocol bgp gobgp {
   }
 
   static int Fail(const std::string& why) {
+    if (interrupted) {
+      std::fprintf(stderr, "bgp_bench: interrupted; removing the namespaces and daemons\n");
+      return 1;
+    }
     std::fprintf(stderr, "bgp_bench: %s\n", why.c_str());
     return 1;
   }
