@@ -1,8 +1,14 @@
 // `kelp bgp` and `kelp bgp status`: glue between the command line and Speaker.
 #include "bgp/command.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -14,7 +20,32 @@
 
 namespace kelp::bgp {
 
+namespace {
+
+// Execs kelp-bgp from kelp's own directory; returns only when there is none or exec failed.
+void ExecKelpBgp(const BgpCommandOptions& options) {
+  std::error_code error;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (error) return;
+  const std::filesystem::path binary = self.parent_path() / "kelp-bgp";
+  if (self.filename() == binary.filename() || ::access(binary.c_str(), X_OK) != 0) return;
+  const auto level = spdlog::level::to_string_view(spdlog::default_logger()->level());
+  std::vector<std::string> args = {binary.string(), "--config", options.config_path,
+                                   "--control-socket", options.control_socket, "--log-level",
+                                   std::string(level.data(), level.size())};
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  spdlog::default_logger()->flush();
+  ::execv(binary.c_str(), argv.data());
+  spdlog::warn("bgp: exec {}: {}; running in this process", binary.string(),
+               std::strerror(errno));
+}
+
+}  // namespace
+
 int RunBgpSpeaker(const BgpCommandOptions& options) {
+  if (options.exec_kelp_bgp) ExecKelpBgp(options);
   Result<SpeakerConfig> config = LoadSpeakerConfig(options.config_path);
   if (!config.ok()) {
     spdlog::error("bgp: {}", config.status().ToString());

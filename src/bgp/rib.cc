@@ -159,7 +159,7 @@ std::vector<Ipv4Prefix> Rib::ApplyUpdate(PeerId peer_id, const Update& update) {
   const PeerInfo& info = peer->second;
   bool ibgp = info.as == config_.local_as;
   bool loop = IsLoop(info, update.attributes);
-  auto attributes = std::make_shared<const PathAttributes>(StoredAttributes(update, ibgp));
+  AttributesPtr attributes = MakeAttributes(StoredAttributes(update, ibgp));
   for (const Ipv4Prefix& prefix : announced) {
     std::optional<Route> route;
     if (!loop) {
@@ -182,6 +182,7 @@ std::vector<Ipv4Prefix> Rib::PeerDown(PeerId peer) {
       if (path.from == peer) prefixes.push_back(prefix);
     }
   }
+  std::sort(prefixes.begin(), prefixes.end());
   for (const Ipv4Prefix& prefix : prefixes) {
     if (SetPath(prefix, peer, std::nullopt)) changed.push_back(prefix);
   }
@@ -209,6 +210,7 @@ std::vector<Ipv4Prefix> Rib::SweepStale(PeerId peer) {
       if (path.from == peer && path.stale) stale.push_back(prefix);
     }
   }
+  std::sort(stale.begin(), stale.end());
   std::vector<Ipv4Prefix> changed;
   for (const Ipv4Prefix& prefix : stale) {
     if (SetPath(prefix, peer, std::nullopt)) changed.push_back(prefix);
@@ -222,7 +224,7 @@ std::vector<Ipv4Prefix> Rib::Originate(const Ipv4Prefix& prefix) {
   attributes.as_path = AsPath{};
   Route route{.from = kLocalOrigin,
               .peer_router_id = config_.router_id,
-              .attributes = std::make_shared<const PathAttributes>(std::move(attributes))};
+              .attributes = MakeAttributes(std::move(attributes))};
   if (SetPath(prefix, kLocalOrigin, std::move(route))) return {prefix};
   return {};
 }
@@ -235,39 +237,40 @@ bool Rib::SetPath(const Ipv4Prefix& prefix, PeerId from, std::optional<Route> ro
   }
   Entry& entry = it->second;
   std::optional<Route> old_best;
-  if (entry.best) old_best = entry.paths[*entry.best];
+  if (!entry.paths.empty()) old_best = entry.paths.front();
 
   auto existing = std::find_if(entry.paths.begin(), entry.paths.end(),
                                [from](const Route& path) { return path.from == from; });
   if (existing != entry.paths.end()) entry.paths.erase(existing);
   if (route) entry.paths.push_back(std::move(*route));
-  SelectBest(entry);
 
-  if (!entry.best) {
+  if (entry.paths.empty()) {
     entries_.erase(it);
     return old_best.has_value();
   }
-  const Route& best = entry.paths[*entry.best];
+  SelectBest(entry);
+  const Route& best = entry.paths.front();
   return !old_best || old_best->from != best.from || *old_best->attributes != *best.attributes;
 }
 
 void Rib::SelectBest(Entry& entry) {
-  entry.best.reset();
-  for (uint32_t i = 0; i < entry.paths.size(); ++i) {
-    if (!entry.best || BetterRoute(entry.paths[i], entry.paths[*entry.best])) entry.best = i;
+  auto best = entry.paths.begin();
+  for (auto path = entry.paths.begin(); path != entry.paths.end(); ++path) {
+    if (BetterRoute(*path, *best)) best = path;
   }
+  if (best != entry.paths.begin()) std::iter_swap(best, entry.paths.begin());
 }
 
 const Route* Rib::Best(const Ipv4Prefix& prefix) const {
   auto it = entries_.find(prefix);
-  if (it == entries_.end() || !it->second.best) return nullptr;
-  return &it->second.paths[*it->second.best];
+  if (it == entries_.end()) return nullptr;
+  return &it->second.paths.front();
 }
 
 std::map<Ipv4Prefix, Route> Rib::LocRib() const {
   std::map<Ipv4Prefix, Route> table;
   for (const auto& [prefix, entry] : entries_) {
-    if (entry.best) table.emplace(prefix, entry.paths[*entry.best]);
+    table.emplace(prefix, entry.paths.front());
   }
   return table;
 }
@@ -368,6 +371,7 @@ std::vector<Update> Rib::FullTable(PeerId peer, uint32_t local_address) {
   std::vector<Ipv4Prefix> prefixes;
   prefixes.reserve(entries_.size());
   for (const auto& [prefix, entry] : entries_) prefixes.push_back(prefix);
+  std::sort(prefixes.begin(), prefixes.end());
   return SyncAdjRibOut(peer, prefixes, local_address);
 }
 

@@ -35,6 +35,8 @@ constexpr seconds kIdleHoldTime{2};
 constexpr seconds kConnectRetryTime{5};
 // How long a stopping speaker waits for its Cease NOTIFICATIONs to be written.
 constexpr seconds kStopGrace{2};
+// Quiet time after the last route flush before the heap is trimmed.
+constexpr std::chrono::milliseconds kTrimDelay{500};
 
 std::string FormatTimeOfDay(std::chrono::system_clock::time_point time) {
   std::time_t t = std::chrono::system_clock::to_time_t(time);
@@ -162,7 +164,8 @@ class Speaker::Impl {
         signals_(io_),
         stop_timer_(io_),
         rib_(RibConfig{.local_as = config_.as, .router_id = config_.router_id}),
-        leftover_timer_(io_) {
+        leftover_timer_(io_),
+        trim_timer_(io_) {
     for (const PeerConfig& peer : config_.peers) {
       peers_.push_back(std::make_unique<Peer>(io_, peer));
       peers_.back()->since = clock_.WallNow();
@@ -212,6 +215,7 @@ class Speaker::Impl {
     spdlog::info("BGP speaker AS {} router id {} listening on {}:{}", config_.as,
                  FormatIpv4(config_.router_id), FormatIpv4(config_.listen_address), listen_port());
     io_.run();
+    sink_.Flush();  // whatever the last handlers changed
     if (!control_path_.empty()) {
       std::error_code ignored;
       std::filesystem::remove(control_path_, ignored);
@@ -231,6 +235,7 @@ class Speaker::Impl {
     control_acceptor_.close(ignored);
     signals_.cancel(ignored);
     leftover_timer_.cancel();
+    trim_timer_.cancel();
     if (config_.graceful_restart) {
       // No Cease and no withdrawals: peers keep our routes as stale and the kernel keeps
       // forwarding until the restarted speaker has resynchronised (RFC 4724 §4.1).
@@ -284,6 +289,7 @@ class Speaker::Impl {
     if (!config_.graceful_restart) {
       spdlog::info("removing {} routes left by an earlier run", leftovers.size());
       for (const Ipv4Prefix& prefix : leftovers) sink_.Remove(prefix);
+      FlushSinkSoon();
       return;
     }
     spdlog::info("graceful restart: keeping {} routes until the peers' End-of-RIB",
@@ -305,6 +311,7 @@ class Speaker::Impl {
       sink_.Remove(prefix);
       ++removed;
     }
+    FlushSinkSoon();
     spdlog::info("graceful restart done ({}): {} stale routes removed", why, removed);
     leftovers_.clear();
     awaiting_end_of_rib_.clear();
@@ -621,8 +628,6 @@ class Speaker::Impl {
     }
     if (update.EndOfRibFamily()) {
       spdlog::info("peer {}: End-of-RIB", FormatIpv4(peer.config.address));
-      // The initial table's decoded messages leave free heap behind: give it back.
-      ::malloc_trim(0);
       EndPeerRestart(peer, "End-of-RIB");
       if (awaiting_end_of_rib_.erase(peer.config.address) && awaiting_end_of_rib_.empty()) {
         SweepLeftovers("End-of-RIB from every peer");
@@ -659,6 +664,29 @@ class Speaker::Impl {
         sink_.Remove(prefix);  // removing what is not there is a no-op
       }
     }
+    FlushSinkSoon();
+  }
+
+  // The sink batches: it is flushed once the handler running now (a read's worth of UPDATEs,
+  // a session going down) is done, so one batch carries all its changes. Posted twice, so a
+  // writer woken by the same handler — sending the NOTIFICATION of an expired hold timer and
+  // closing the connection — gets its turn, and its write's completion, before a long flush.
+  void FlushSinkSoon() {
+    if (flush_posted_) return;
+    flush_posted_ = true;
+    asio::post(io_, [this] {
+      asio::post(io_, [this] {
+        flush_posted_ = false;
+        sink_.Flush();
+        // Decoded UPDATEs and route batches leave free heap behind; once the burst is over
+        // (no flush for kTrimDelay), give it back to the system.
+        if (stopping_) return;
+        trim_timer_.expires_after(kTrimDelay);
+        trim_timer_.async_wait([](boost::system::error_code ec) {
+          if (!ec) ::malloc_trim(0);
+        });
+      });
+    });
   }
 
   void AfterEvent(Peer& peer, const std::shared_ptr<Connection>& connection) {
@@ -763,6 +791,8 @@ class Speaker::Impl {
   asio::steady_timer leftover_timer_;
   bool restarting_ = false;
   bool stopping_ = false;
+  bool flush_posted_ = false;
+  asio::steady_timer trim_timer_;  // malloc_trim once route changes have calmed down
   int active_writers_ = 0;  // WriteLoops still running; the stop grace ends when none is
 };
 

@@ -16,13 +16,17 @@
 
 namespace kelp::bgp {
 
-// Where best routes learned from peers go.
+// Where best routes learned from peers go. A sink may hold Install/Remove back until Flush():
+// the speaker flushes once it has processed what one read from its peers brought (one burst
+// of UPDATEs), after its other route changes, and before it exits.
 class RouteSink {
  public:
   virtual ~RouteSink() = default;
   // Adds the route to `prefix`, or replaces the one there.
   virtual void Install(const Ipv4Prefix& prefix, uint32_t next_hop) = 0;
   virtual void Remove(const Ipv4Prefix& prefix) = 0;
+  // Applies what Install/Remove held back; only the last change of a prefix counts.
+  virtual void Flush() {}
   // Routes an earlier run left behind (in the kernel: kelp's route protocol). The speaker
   // removes them at start, or — restarting gracefully — once its peers' End-of-RIBs (or the
   // restart time) show which of them are still wanted.

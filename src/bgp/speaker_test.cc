@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/testing/temp_dir.h"
@@ -14,15 +17,27 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// Batches like KernelRouteSink: changes show in routes() only once the speaker flushes.
 class RecordingSink final : public RouteSink {
  public:
   void Install(const Ipv4Prefix& prefix, uint32_t next_hop) override {
     std::lock_guard lock(mutex_);
-    routes_[prefix] = next_hop;
+    pending_[prefix] = next_hop;
   }
   void Remove(const Ipv4Prefix& prefix) override {
     std::lock_guard lock(mutex_);
-    routes_.erase(prefix);
+    pending_[prefix] = std::nullopt;
+  }
+  void Flush() override {
+    std::lock_guard lock(mutex_);
+    for (const auto& [prefix, next_hop] : pending_) {
+      if (next_hop) {
+        routes_[prefix] = *next_hop;
+      } else {
+        routes_.erase(prefix);
+      }
+    }
+    pending_.clear();
   }
   std::map<Ipv4Prefix, uint32_t> routes() const {
     std::lock_guard lock(mutex_);
@@ -30,7 +45,8 @@ class RecordingSink final : public RouteSink {
   }
 
  private:
-  mutable std::mutex mutex_;  // guards routes_ (written on the speaker's thread)
+  mutable std::mutex mutex_;  // guards pending_ and routes_ (written on the speaker's thread)
+  std::map<Ipv4Prefix, std::optional<uint32_t>> pending_;
   std::map<Ipv4Prefix, uint32_t> routes_;
 };
 

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,13 @@ struct Route {
   std::optional<uint32_t> metric;      // priority
   std::optional<Ipv4Address> prefsrc;
   bool operator==(const Route&) const = default;
+};
+
+// One change of a batch (Netlink::ApplyRouteChanges): `ip route replace` or `ip route del`.
+struct RouteChange {
+  enum class Op : uint8_t { kReplace, kDelete };
+  Op op = Op::kReplace;
+  Route route;
 };
 
 struct RouteFilter {
@@ -97,6 +105,19 @@ class Netlink {
   virtual Status ReplaceRoute(const Route& route) = 0;  // creates or replaces
   virtual Status DeleteRoute(const Route& route) = 0;   // NotFound if absent
   virtual Result<std::vector<Route>> ListRoutes(const RouteFilter& filter) = 0;
+  // Applies `changes` in order; returns one Status per change (same index), each what
+  // ReplaceRoute/DeleteRoute would have returned, so a failed change never hides or stops the
+  // others. LibnlNetlink sends many requests per sendmsg and asks the kernel to answer only
+  // errors and the last request of each; this default applies them one at a time.
+  virtual std::vector<Status> ApplyRouteChanges(std::span<const RouteChange> changes) {
+    std::vector<Status> results;
+    results.reserve(changes.size());
+    for (const RouteChange& change : changes) {
+      results.push_back(change.op == RouteChange::Op::kReplace ? ReplaceRoute(change.route)
+                                                               : DeleteRoute(change.route));
+    }
+    return results;
+  }
 
   // Links.
   virtual Result<Link> GetLink(std::string_view name) = 0;  // NotFound if absent

@@ -20,7 +20,13 @@
 #include <netlink/route/neighbour.h>
 #include <netlink/route/route.h>
 
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "net/netns.h"
 
@@ -39,6 +45,13 @@ using LinkPtr = std::unique_ptr<rtnl_link, Deleter<rtnl_link, rtnl_link_put>>;
 using RtAddrPtr = std::unique_ptr<rtnl_addr, Deleter<rtnl_addr, rtnl_addr_put>>;
 using NeighPtr = std::unique_ptr<rtnl_neigh, Deleter<rtnl_neigh, rtnl_neigh_put>>;
 using CachePtr = std::unique_ptr<nl_cache, Deleter<nl_cache, nl_cache_free>>;
+using MsgPtr = std::unique_ptr<nl_msg, Deleter<nl_msg, nlmsg_free>>;
+
+// Route changes per sendmsg. Each answer the kernel queues (an error, or the final ACK) is an
+// skb of a few KiB charged to our receive buffer, which Open() enlarges to kReceiveBuffer so
+// that even a batch failing entirely loses no answer.
+constexpr size_t kRouteBatch = 128;
+constexpr int kReceiveBuffer = 1 << 20;
 
 Status NlStatus(std::string_view what, int err) {
   if (err >= 0) return Status::Ok();
@@ -157,6 +170,14 @@ Result<std::unique_ptr<LibnlNetlink>> LibnlNetlink::Open(int netns_fd) {
   } else {
     KELP_RETURN_IF_ERROR(connect());
   }
+  // Room for the answers to a whole batch of route changes (kRouteBatch), even if every one
+  // fails: beyond rmem_max when we may (CAP_NET_ADMIN), else as far as it allows.
+  int receive_buffer = kReceiveBuffer;
+  if (::setsockopt(nl_socket_get_fd(sock), SOL_SOCKET, SO_RCVBUFFORCE, &receive_buffer,
+                   sizeof receive_buffer) != 0) {
+    ::setsockopt(nl_socket_get_fd(sock), SOL_SOCKET, SO_RCVBUF, &receive_buffer,
+                 sizeof receive_buffer);
+  }
   return std::unique_ptr<LibnlNetlink>(new LibnlNetlink(sock));
 }
 
@@ -178,6 +199,106 @@ Status LibnlNetlink::ReplaceRoute(const Route& route) {
 Status LibnlNetlink::DeleteRoute(const Route& route) {
   RoutePtr r = BuildRoute(route, true);
   return NlStatus("delete route " + route.dst.ToString(), rtnl_route_delete(sock_, r.get(), 0));
+}
+
+std::vector<Status> LibnlNetlink::ApplyRouteChanges(std::span<const RouteChange> changes) {
+  std::vector<Status> results;
+  results.reserve(changes.size());
+  for (size_t begin = 0; begin < changes.size(); begin += kRouteBatch) {
+    ApplyRouteBatch(changes.subspan(begin, std::min(kRouteBatch, changes.size() - begin)),
+                    results);
+  }
+  return results;
+}
+
+// The kernel handles the requests of one sendmsg in order before sendmsg returns. Only the
+// last carries NLM_F_ACK; the others are answered only when they fail (NLMSG_ERROR with their
+// sequence number), so once the last one's answer is read every change is known. Should the
+// answers be lost anyway (a receive error), the changes not known to have failed are applied
+// again one at a time: replacing is idempotent, and a repeated delete reports NotFound, which
+// callers deleting what they own accept.
+void LibnlNetlink::ApplyRouteBatch(std::span<const RouteChange> batch,
+                                   std::vector<Status>& results) {
+  const size_t base = results.size();
+  results.resize(base + batch.size(), Status::Ok());
+  auto describe = [](const RouteChange& change) {
+    return std::string(change.op == RouteChange::Op::kReplace ? "replace" : "delete") +
+           " route " + change.route.dst.ToString();
+  };
+  std::vector<uint8_t> buffer;
+  std::vector<std::pair<uint32_t, size_t>> sent;  // sequence number → index in the batch
+  std::vector<bool> answered(batch.size(), false);
+  size_t last_offset = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const RouteChange& change = batch[i];
+    const bool remove = change.op == RouteChange::Op::kDelete;
+    RoutePtr route = BuildRoute(change.route, remove);
+    nl_msg* raw = nullptr;
+    int err = remove ? rtnl_route_build_del_request(route.get(), 0, &raw)
+                     : rtnl_route_build_add_request(route.get(), NLM_F_REPLACE, &raw);
+    if (err < 0) {
+      results[base + i] = NlStatus(describe(change), err);
+      answered[i] = true;
+      continue;
+    }
+    MsgPtr message(raw);
+    // Numbered from a counter of our own: libnl's (nl_complete_msg) would leave the number it
+    // expects in answers behind, and its next synchronous request would fail.
+    nlmsghdr* header = nlmsg_hdr(message.get());
+    header->nlmsg_pid = nl_socket_get_local_port(sock_);
+    header->nlmsg_seq = batch_sequence_++;
+    header->nlmsg_flags = (header->nlmsg_flags | NLM_F_REQUEST) & ~NLM_F_ACK;
+    sent.emplace_back(header->nlmsg_seq, i);
+    last_offset = buffer.size();
+    const auto* bytes = reinterpret_cast<const uint8_t*>(header);
+    buffer.insert(buffer.end(), bytes, bytes + NLMSG_ALIGN(header->nlmsg_len));
+  }
+  if (sent.empty()) return;
+  // The last request asks for an ACK: its answer comes after every other answer.
+  reinterpret_cast<nlmsghdr*>(buffer.data() + last_offset)->nlmsg_flags |= NLM_F_ACK;
+  const uint32_t last_seq = sent.back().first;
+  // Consecutive sequence numbers (modulo 2^32).
+  auto index_of = [&](uint32_t seq) -> std::optional<size_t> {
+    const uint32_t position = seq - sent.front().first;
+    if (position >= sent.size() || sent[position].first != seq) return std::nullopt;
+    return sent[position].second;
+  };
+
+  bool complete = false;
+  int err = nl_sendto(sock_, buffer.data(), buffer.size());
+  while (err >= 0 && !complete) {
+    sockaddr_nl peer{};
+    unsigned char* raw = nullptr;
+    int length = nl_recv(sock_, &peer, &raw, nullptr);
+    std::unique_ptr<unsigned char, decltype(&std::free)> received(raw, &std::free);
+    if (length <= 0) {
+      err = length < 0 ? length : -NLE_MSG_TRUNC;
+      break;
+    }
+    for (auto* header = reinterpret_cast<nlmsghdr*>(raw); nlmsg_ok(header, length);
+         header = nlmsg_next(header, &length)) {
+      if (header->nlmsg_type != NLMSG_ERROR) continue;
+      std::optional<size_t> i = index_of(header->nlmsg_seq);
+      if (!i) continue;  // an answer to something else (there is nothing else in flight)
+      const auto* error = static_cast<const nlmsgerr*>(nlmsg_data(header));
+      if (error->error != 0) {
+        results[base + *i] = NlStatus(describe(batch[*i]), -nl_syserr2nlerr(error->error));
+      }
+      answered[*i] = true;
+      if (header->nlmsg_seq == last_seq) complete = true;
+    }
+  }
+  if (complete) return;
+  // Answers still queued would confuse libnl's synchronous requests below.
+  std::array<uint8_t, 4096> discard;
+  while (::recv(nl_socket_get_fd(sock_), discard.data(), discard.size(), MSG_DONTWAIT) > 0) {
+  }
+  for (const auto& [seq, i] : sent) {
+    if (answered[i]) continue;
+    const RouteChange& change = batch[i];
+    results[base + i] = change.op == RouteChange::Op::kReplace ? ReplaceRoute(change.route)
+                                                               : DeleteRoute(change.route);
+  }
 }
 
 Result<std::vector<Route>> LibnlNetlink::ListRoutes(const RouteFilter& filter) {

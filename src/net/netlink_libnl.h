@@ -24,6 +24,7 @@ class LibnlNetlink final : public Netlink {
   Status ReplaceRoute(const Route& route) override;
   Status DeleteRoute(const Route& route) override;
   Result<std::vector<Route>> ListRoutes(const RouteFilter& filter) override;
+  std::vector<Status> ApplyRouteChanges(std::span<const RouteChange> changes) override;
 
   Result<Link> GetLink(std::string_view name) override;
   Result<Link> GetLinkByIndex(int index) override;
@@ -55,8 +56,11 @@ class LibnlNetlink final : public Netlink {
 
  private:
   explicit LibnlNetlink(nl_sock* sock) : sock_(sock) {}
+  // Up to kRouteBatch changes in one sendmsg; their answers go to `results`.
+  void ApplyRouteBatch(std::span<const RouteChange> batch, std::vector<Status>& results);
 
   nl_sock* sock_;
+  uint32_t batch_sequence_ = 1;  // ApplyRouteChanges numbers its requests itself
 };
 
 }  // namespace kelp::net

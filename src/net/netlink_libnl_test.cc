@@ -122,6 +122,76 @@ TEST_F(LibnlNetlinkTest, RoutesAddReplaceListByProtocolAndDelete) {
   EXPECT_EQ(nl_->ListRoutes({.protocol = 201})->size(), 2u);
 }
 
+// Many batches' worth of changes in one call: every change gets its own answer, failures in
+// the middle of a batch (unreachable next hop, deleting what is absent) leave the others
+// applied, and a batch that fails entirely loses no answer.
+TEST_F(LibnlNetlinkTest, RouteChangesInBatchesReportEachFailure) {
+  Link veth = MakeVeth("v0", "v1");
+  ASSERT_TRUE(nl_->AddAddress({veth.index, *Ipv4Prefix::Parse("192.168.50.1/24")}).ok());
+  constexpr uint32_t kRoutes = 1000;
+  auto route = [](uint32_t i, const char* gateway) {
+    Route r;
+    r.dst = Ipv4Prefix{Ipv4Address{(20u << 24) + (i << 8)}, 24};
+    r.gateway = *Ipv4Address::Parse(gateway);
+    r.protocol = 86;
+    return r;
+  };
+  std::vector<RouteChange> changes;
+  for (uint32_t i = 0; i < kRoutes; ++i) {
+    // Every 97th next hop is not on any link: the kernel refuses that route alone.
+    changes.push_back({.op = RouteChange::Op::kReplace,
+                       .route = route(i, i % 97 == 5 ? "172.31.0.1" : "192.168.50.2")});
+  }
+  std::vector<Status> results = nl_->ApplyRouteChanges(changes);
+  ASSERT_EQ(results.size(), changes.size());
+  size_t failed = 0;
+  for (uint32_t i = 0; i < kRoutes; ++i) {
+    if (i % 97 == 5) {
+      EXPECT_FALSE(results[i].ok()) << i;
+      EXPECT_NE(results[i].ToString().find("replace route " + changes[i].route.dst.ToString()),
+                std::string::npos)
+          << results[i].ToString();
+      ++failed;
+    } else {
+      EXPECT_TRUE(results[i].ok()) << i << ": " << results[i].ToString();
+    }
+  }
+  Result<std::vector<Route>> installed = nl_->ListRoutes({.protocol = 86});
+  ASSERT_TRUE(installed.ok());
+  EXPECT_EQ(installed->size(), kRoutes - failed);
+
+  // Replacing again changes the next hop in place.
+  changes.assign({{.op = RouteChange::Op::kReplace, .route = route(0, "192.168.50.3")}});
+  ASSERT_TRUE(nl_->ApplyRouteChanges(changes)[0].ok());
+  installed = nl_->ListRoutes({.protocol = 86});
+  EXPECT_EQ(installed->size(), kRoutes - failed);
+
+  // Delete all of them, the never-installed ones included: those are NotFound.
+  changes.clear();
+  for (uint32_t i = 0; i < kRoutes; ++i) {
+    Route any_gateway = route(i, "192.168.50.2");
+    any_gateway.gateway.reset();
+    changes.push_back({.op = RouteChange::Op::kDelete, .route = any_gateway});
+  }
+  results = nl_->ApplyRouteChanges(changes);
+  ASSERT_EQ(results.size(), changes.size());
+  for (uint32_t i = 0; i < kRoutes; ++i) {
+    if (i % 97 == 5) {
+      EXPECT_EQ(results[i].code(), StatusCode::kNotFound) << i << ": " << results[i].ToString();
+    } else {
+      EXPECT_TRUE(results[i].ok()) << i << ": " << results[i].ToString();
+    }
+  }
+  EXPECT_TRUE(nl_->ListRoutes({.protocol = 86})->empty());
+  // A whole call of failures (all absent now): one answer each, none lost.
+  results = nl_->ApplyRouteChanges(changes);
+  EXPECT_EQ(std::count_if(results.begin(), results.end(),
+                          [](const Status& s) { return s.code() == StatusCode::kNotFound; }),
+            static_cast<long>(kRoutes))
+      << results[0].ToString();
+  EXPECT_TRUE(nl_->ApplyRouteChanges({}).empty());
+}
+
 TEST_F(LibnlNetlinkTest, BridgeVethMasterHairpinPromiscAndNetnsMove) {
   ASSERT_TRUE(nl_->AddBridge("br-t", 1450).ok());
   EXPECT_EQ(nl_->AddBridge("br-t", 1450).code(), StatusCode::kAlreadyExists);

@@ -1,9 +1,11 @@
 // Kernel route install end to end: `kelp bgp` with `kernel: {install: true}` against BIRD 2
 // on a namespace LAN. BIRD's routes appear in `ip route show proto 86` in kelp's namespace,
 // leave it on withdrawal and when the session is lost, and a stale protocol-86 route left by
-// an "earlier run" is swept at start while a route of another protocol stays untouched.
+// an "earlier run" is swept at start while a route of another protocol stays untouched. The
+// speaker runs as kelp-bgp, which `kelp bgp` execs.
 #include <unistd.h>
 
+#include <filesystem>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -67,6 +69,12 @@ peers:
   - {address: 192.168.206.20, as: 64512, hold_time: 3, keepalive_time: 1}
 )");
   ASSERT_TRUE(started.ok()) << started.ToString();
+  // `kelp bgp` replaced itself by the slim kelp-bgp beside it (same process).
+  std::error_code ignored;
+  EXPECT_EQ(std::filesystem::read_symlink(
+                "/proc/" + std::to_string(kelp.process()->pid()) + "/exe", ignored)
+                .filename(),
+            "kelp-bgp");
 
   // Swept at start: the leftover goes, the static route stays.
   EXPECT_TRUE(WaitFor([&] { return !Contains(routes({"proto", "86"}), "10.244.77.0/24"); }, 10s))

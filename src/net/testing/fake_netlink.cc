@@ -95,6 +95,11 @@ Status FakeNetlink::DeleteRoute(const Route& route) {
   return Status::Ok();
 }
 
+std::vector<Status> FakeNetlink::ApplyRouteChanges(std::span<const RouteChange> changes) {
+  ++route_batches_;
+  return Netlink::ApplyRouteChanges(changes);
+}
+
 Result<std::vector<Route>> FakeNetlink::ListRoutes(const RouteFilter& filter) {
   std::vector<Route> out;
   for (const Route& r : routes_) {

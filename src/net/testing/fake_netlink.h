@@ -2,7 +2,8 @@
 // neighbours and FDB entries like a kernel would (exists → AlreadyExists, absent → NotFound)
 // and records every mutating request as one line of `ip`-like text for golden tests:
 //   "route add 10.244.2.0/24 via 10.244.2.0 dev 5 table 254 proto 3 scope 0 onlink"
-// FailNext("route add") makes the next request starting with that text fail.
+// FailNext("route add") makes the next request starting with that text fail. A batch of
+// route changes is applied one change at a time and counted in route_batches().
 #pragma once
 
 #include <map>
@@ -22,6 +23,8 @@ class FakeNetlink final : public Netlink {
   void ClearRequests() { requests_.clear(); }
   // The next request whose text starts with `prefix` fails with `status` (not applied).
   void FailNext(std::string prefix, Status status);
+  // ApplyRouteChanges calls so far (each change is also recorded in requests()).
+  size_t route_batches() const { return route_batches_; }
   // Adds a link directly (as if made by someone else); returns its index.
   int AddExistingLink(const std::string& name, const std::string& kind, uint32_t mtu = 1500);
 
@@ -29,6 +32,7 @@ class FakeNetlink final : public Netlink {
   Status ReplaceRoute(const Route& route) override;
   Status DeleteRoute(const Route& route) override;
   Result<std::vector<Route>> ListRoutes(const RouteFilter& filter) override;
+  std::vector<Status> ApplyRouteChanges(std::span<const RouteChange> changes) override;
 
   Result<Link> GetLink(std::string_view name) override;
   Result<Link> GetLinkByIndex(int index) override;
@@ -68,6 +72,7 @@ class FakeNetlink final : public Netlink {
   int NewLink(std::string name, std::string kind, uint32_t mtu);
 
   std::vector<std::string> requests_;
+  size_t route_batches_ = 0;
   std::vector<std::pair<std::string, Status>> failures_;
   std::map<int, Link> links_;
   int next_index_ = 1;
