@@ -39,6 +39,7 @@ struct PluginRun {
 class ConformanceTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    SweepNamespacesOfDeadRuns();
     for (const char* role : {"kh", "kc", "rh", "rc"}) {
       auto ns = net::NamedNetns::Create("kelp-cc-" + std::string(role) + "-" +
                                         std::to_string(getpid()));
@@ -46,6 +47,23 @@ class ConformanceTest : public ::testing::Test {
       ns_.push_back(std::move(ns).value());
     }
     ASSERT_FALSE(tmp_.path().empty());
+  }
+
+  // A run killed from outside (a CTest timeout's SIGKILL) cannot clean up after itself: the
+  // next run removes the namespaces named after a process that no longer exists.
+  static void SweepNamespacesOfDeadRuns() {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(net::kNetnsDir, ec)) {
+      const std::string name = entry.path().filename();
+      if (!name.starts_with("kelp-cc")) continue;
+      const size_t dash = name.rfind('-');
+      const std::string pid = name.substr(dash + 1);
+      if (dash == std::string::npos || pid.empty() ||
+          pid.find_first_not_of("0123456789") != std::string::npos) {
+        continue;
+      }
+      if (kill(std::stoi(pid), 0) != 0 && errno == ESRCH) (void)net::DeleteNamedNetns(name);
+    }
   }
 
   net::NamedNetns& kelp_host() { return *ns_[0]; }
