@@ -92,6 +92,9 @@ void AddAgentNodeFlags(CLI::App& cmd, kelp::agent::AgentOptions& options, bool e
       ->capture_default_str();
   cmd.add_option("--pod-log-dir", options.pod_log_dir, "Container logs (CRI format)")
       ->capture_default_str();
+  cmd.add_option("--cgroup-root", options.cgroup_root,
+                 "Pods' cgroups go under <cgroup-root>/<node-name>/")
+      ->capture_default_str();
   cmd.add_flag(embedded ? "--disable-kube-proxy" : "--disable-proxy", options.disable_proxy,
                "Do not run the Service proxy in the agent");
   if (!embedded) {

@@ -221,6 +221,7 @@ Result<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options) {
       .runc_root = fs::path(options.run_dir) / "runc",
       .shim_binary = ShimBinary(),
       .pod_log_dir = options.pod_log_dir,
+      .cgroup_parent = options.cgroup_root + "/" + node_name,
   };
   runtime_options.cni.conf_dir = options.cni_conf_dir;
   runtime_options.cni.bin_dirs = {options.cni_bin_dir};

@@ -25,6 +25,8 @@ struct AgentOptions {
   std::string cni_conf_dir = "/etc/cni/net.d";
   std::string run_dir = "/run/kelp";  // runc's root is <run-dir>/runc
   std::string pod_log_dir = "/var/log/pods";
+  // Pods' cgroups go under <cgroup_root>/<node name>/ (relative to the agent's own cgroup).
+  std::string cgroup_root = "kelp";
   bool disable_proxy = false;
   // flannel (src/flannel) runs when the server published kube-system/kube-flannel-cfg (its
   // --flannel-backend is not `none`) unless disabled; then the CNI conf dir is used as is.

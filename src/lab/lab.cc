@@ -246,6 +246,10 @@ Result<pid_t> StartInNode(const LabTopology& lab, const LabNode& node, std::stri
   return pid;
 }
 
+// The cgroup root of the lab's agents: per prefix, so that two labs (or a lab and a real agent)
+// on one machine never share pod cgroups, and `down` removes exactly this lab's.
+std::string CgroupRoot(const LabTopology& lab) { return lab.options.prefix + "-lab"; }
+
 std::vector<std::string> ServerArgv(const LabTopology& lab) {
   const LabNode& master = lab.nodes.front();
   std::vector<std::string> argv = {SelfBinary().string(), "server",
@@ -258,7 +262,8 @@ std::vector<std::string> ServerArgv(const LabTopology& lab) {
     argv.push_back("--disable-agent");
   } else {  // the embedded agent makes the master a node too, as in the classic lab
     argv.insert(argv.end(), {"--node-name", master.name, "--node-ip", master.address,
-                             "--agent-data-dir", "/var/lib/kelp/agent"});  // where up loads images
+                             "--agent-data-dir", "/var/lib/kelp/agent",  // where up loads images
+                             "--cgroup-root", CgroupRoot(lab)});
   }
   return argv;
 }
@@ -270,7 +275,11 @@ std::vector<std::string> AgentArgv(const LabTopology& lab, const LabNode& node,
                                    "--token", token,
                                    "--node-name", node.name,
                                    "--node-ip", node.address};
-  if (lab.options.hollow) argv.push_back("--hollow");
+  if (lab.options.hollow) {
+    argv.push_back("--hollow");
+  } else {
+    argv.insert(argv.end(), {"--cgroup-root", CgroupRoot(lab)});
+  }
   return argv;
 }
 
@@ -441,9 +450,7 @@ Status Down(const LabOptions& options, std::ostream& out) {
     Step(out, fmt::format("stopping {} process(es) on the lab's nodes", pids.size()));
     StopProcesses(pids, 10s);
   }
-  for (const LabNode& node : lab.nodes) {
-    note(RemoveCgroupSubtree("kelp/" + node.name));
-  }
+  note(RemoveCgroupSubtree(CgroupRoot(lab)));  // every node's pods, then the root itself
   // Then namespaces: a node's links go with its network namespace.
   for (const LabNode& node : lab.nodes) {
     if (std::filesystem::exists(node.mount_ns)) note(DeleteMountNamespace(node.mount_ns));

@@ -315,7 +315,10 @@ void StopProcesses(const std::vector<pid_t>& pids, std::chrono::milliseconds gra
   }
 }
 
-Status RemoveCgroupSubtree(const std::string& relative) {
+std::vector<std::filesystem::path> FindCgroupSubtrees(const std::string& name) {
+  // How deep below a hierarchy's root an agent's own cgroup may be (e.g. /user.slice/
+  // user-0.slice/session-1.scope); the walk stays cheap.
+  constexpr int kMaxDepth = 4;
   std::set<std::filesystem::path> hierarchies;
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator("/sys/fs/cgroup", error)) {
@@ -325,10 +328,29 @@ Status RemoveCgroupSubtree(const std::string& relative) {
     if (!error && std::filesystem::is_directory(real, error)) hierarchies.insert(real);
   }
   hierarchies.insert("/sys/fs/cgroup");
-  Status result;
+  std::set<std::filesystem::path> found;
   for (const std::filesystem::path& hierarchy : hierarchies) {
-    const std::filesystem::path top = hierarchy / relative;
-    if (!std::filesystem::is_directory(top, error)) continue;
+    if (std::filesystem::is_directory(hierarchy / name, error)) found.insert(hierarchy / name);
+    std::filesystem::recursive_directory_iterator it(
+        hierarchy, std::filesystem::directory_options::skip_permission_denied, error);
+    for (; !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
+      if (!it->is_directory(error)) continue;
+      if (it->path().filename() == name) {
+        found.insert(it->path());
+        it.disable_recursion_pending();
+      } else if (it.depth() >= kMaxDepth - 1 || hierarchies.contains(it->path())) {
+        it.disable_recursion_pending();  // deep enough, or another hierarchy's mount
+      }
+    }
+    error.clear();
+  }
+  return {found.begin(), found.end()};
+}
+
+Status RemoveCgroupSubtree(const std::string& name) {
+  std::error_code error;
+  Status result;
+  for (const std::filesystem::path& top : FindCgroupSubtrees(name)) {
     // Deepest directories first, so each is empty of children when it is removed.
     std::vector<std::filesystem::path> dirs{top};
     for (const auto& entry : std::filesystem::recursive_directory_iterator(top, error)) {

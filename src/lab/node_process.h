@@ -2,7 +2,7 @@
 // which the node's own directories cover the standard paths (/run, /var/lib/kelp, /etc/cni,
 // ...), processes started inside a node (network + mount namespace) that outlive
 // `kelp lab up`, and finding and stopping everything that runs in a node — its daemons by
-// namespace, its containers by their cgroup parent kelp/<node> — when the lab goes down.
+// namespace, its containers by their cgroup root <prefix>-lab — when the lab goes down.
 #pragma once
 
 #include <sys/types.h>
@@ -53,8 +53,13 @@ std::vector<pid_t> ProcessesInNamespaces(const std::vector<ino_t>& inodes);
 // (or after a bounded wait for the SIGKILLed ones).
 void StopProcesses(const std::vector<pid_t>& pids, std::chrono::milliseconds grace);
 
-// Kills every task in the cgroup subtree `relative` (e.g. "kelp/master") of every mounted
-// cgroup hierarchy and removes the subtree's directories.
-Status RemoveCgroupSubtree(const std::string& relative);
+// The directories named `name` (one path component, e.g. "kelp-lab") in every mounted cgroup
+// hierarchy: at its root, or a few levels below it — runc's cgroupfs driver puts a relative
+// cgroupsPath below the agent's own cgroup, which in a hierarchy may be a session's cgroup
+// that `kelp lab down` (another process, maybe another session) does not share.
+std::vector<std::filesystem::path> FindCgroupSubtrees(const std::string& name);
+
+// Kills every task in each subtree FindCgroupSubtrees(name) finds and removes its directories.
+Status RemoveCgroupSubtree(const std::string& name);
 
 }  // namespace kelp::lab

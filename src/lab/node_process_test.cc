@@ -9,6 +9,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <thread>
 
@@ -122,9 +123,20 @@ TEST_F(NodeProcessTest, CgroupSubtreesAreKilledAndRemoved) {
     std::ofstream procs(cgroup / "cgroup.procs");
     procs << pid_;
   }
+  // The same name below another cgroup, as when the agent ran in a session's own cgroup
+  // (runc puts a relative cgroupsPath below the agent's cgroup).
+  const std::filesystem::path session = hierarchy / ("kelp-session-test-" + std::to_string(getpid()));
+  ASSERT_TRUE(CreateDirectories(session / top / "pod2", 0755).ok());
+  std::vector<std::filesystem::path> found = FindCgroupSubtrees(top);
+  EXPECT_NE(std::find(found.begin(), found.end(), hierarchy / top), found.end());
+  EXPECT_NE(std::find(found.begin(), found.end(), session / top), found.end());
+
   EXPECT_TRUE(RemoveCgroupSubtree(top).ok());
   EXPECT_TRUE(WaitFor([&] { return !Alive(pid_); }, 5s));
   EXPECT_FALSE(std::filesystem::exists(hierarchy / top));
+  EXPECT_FALSE(std::filesystem::exists(session / top));
+  EXPECT_TRUE(FindCgroupSubtrees(top).empty());
+  ::rmdir(session.c_str());
   pid_ = -1;
 }
 

@@ -184,6 +184,7 @@ class AgentE2eTest : public ::testing::Test {
                                 "--agent-data-dir",    (tmp_.path() / "agent").string(),
                                 "--run-dir",           (tmp_.path() / "run").string(),
                                 "--pod-log-dir",       (tmp_.path() / "pods").string(),
+                                "--cgroup-root",       CgroupRoot(),
                                 "--cni-bin-dir",       "/usr/lib/cni",
                                 "--cni-conf-dir",      (tmp_.path() / "net.d").string()},
                        .output_file = (tmp_.path() / "agent.log").string()});
@@ -223,12 +224,15 @@ class AgentE2eTest : public ::testing::Test {
       }
     }
     Result<CgroupV1> cgroups = CgroupV1::Discover();
-    if (cgroups.ok()) (void)cgroups->RemoveTree("kelp/" + node_name_);
+    if (cgroups.ok()) (void)cgroups->RemoveTree(CgroupRoot());
     for (const std::string& target : bound_) ::umount2(target.c_str(), MNT_DETACH);
     agent::testing::UnmountAllUnder(tmp_.path());
     if (host_netns_.valid()) ::setns(host_netns_.get(), CLONE_NEWNET);
     node_.reset();
   }
+
+  // The agent's cgroup root: this test's own, so removing it never races with another test.
+  std::string CgroupRoot() const { return "kelp-e2e-" + node_name_; }
 
   ProcessResult Run(std::vector<std::string> argv) {
     Result<ProcessResult> result = runner_.Run({.argv = std::move(argv), .timeout = 120s});
@@ -260,6 +264,7 @@ class AgentE2eTest : public ::testing::Test {
                                 "--data-dir",     (tmp_.path() / "agent").string(),
                                 "--run-dir",      (tmp_.path() / "run").string(),
                                 "--pod-log-dir",  (tmp_.path() / "pods").string(),
+                                "--cgroup-root",  CgroupRoot(),
                                 "--cni-bin-dir",  "/usr/lib/cni",
                                 "--cni-conf-dir", (tmp_.path() / "net.d").string(),
                                 "--disable-flannel"},

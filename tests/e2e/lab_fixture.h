@@ -13,6 +13,7 @@
 
 #include "common/file.h"
 #include "common/testing/temp_dir.h"
+#include "lab/node_process.h"
 #include "tests/e2e/harness.h"
 
 namespace kelp::e2e {
@@ -52,7 +53,7 @@ class LabFixture : public ::testing::Test {
     EXPECT_EQ(result.exit_code, 0) << result.stderr_data;
     return result.stdout_data;
   }
-  // What a lab leaves behind on the host: namespaces, links, mounts, files, processes.
+  // What a lab leaves behind on the host: namespaces, links, mounts, files, processes, cgroups.
   std::string Leftovers() {
     std::string left;
     Result<ProcessResult> netns = runner_.Run({.argv = {"ip", "netns", "list"}});
@@ -70,6 +71,9 @@ class LabFixture : public ::testing::Test {
     Result<ProcessResult> processes = runner_.Run({.argv = {"pgrep", "-f", lab_dir_}});
     if (processes.ok() && !processes->stdout_data.empty()) {
       left += "processes: " + processes->stdout_data;
+    }
+    for (const std::filesystem::path& cgroup : lab::FindCgroupSubtrees(prefix_ + "-lab")) {
+      left += "cgroup " + cgroup.string() + "; ";
     }
     return left;
   }
