@@ -14,6 +14,7 @@
 #include <array>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <span>
 
@@ -556,7 +557,11 @@ class Speaker::Impl {
         } else {
           peer.restarting = false;
           peer.stale_timer.cancel();
-          Propagate(rib_.PeerDown(peer.config.address));
+          // Withdrawing a full table takes a while (~80 ms for 100k routes): the writer woken
+          // by this same event sends the NOTIFICATION and closes the connection first.
+          AfterWriters([this, address = peer.config.address] {
+            Propagate(rib_.PeerDown(address));
+          });
         }
       } else if (auto* update = std::get_if<DeliverUpdate>(&action)) {
         OnUpdate(peer, update->update);
@@ -686,6 +691,15 @@ class Speaker::Impl {
           if (!ec) ::malloc_trim(0);
         });
       });
+    });
+  }
+
+  // Runs `work` once the writers woken by the handler running now have had their turn and
+  // their write's completion (posted twice, as FlushSinkSoon). Handlers run in order, so
+  // nothing that arrives later (a new session's routes) can overtake it.
+  void AfterWriters(std::function<void()> work) {
+    asio::post(io_, [this, work = std::move(work)]() mutable {
+      asio::post(io_, std::move(work));
     });
   }
 
