@@ -20,11 +20,10 @@
 #include <cstring>
 #include <thread>
 
-#include "agent/runtime/cgroups.h"
 #include "agent/runtime/namespaces.h"
 #include "agent/runtime/runtime.h"
-#include "agent/runtime/shim.h"
 #include "agent/runtime/testing/fake_image_source.h"
+#include "agent/runtime/testing/leftovers.h"
 #include "agent/runtime/testing/mounts.h"
 #include "common/file.h"
 #include "common/testing/temp_dir.h"
@@ -147,42 +146,14 @@ class RuntimeE2eTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (runtime_ != nullptr) {
-      Result<std::vector<SandboxStatus>> sandboxes = runtime_->ListPodSandboxes();
-      if (sandboxes.ok()) {
-        for (const SandboxStatus& s : *sandboxes) {
-          Status removed = runtime_->RemovePodSandbox(s.id);
-          EXPECT_TRUE(removed.ok()) << removed.ToString();
-        }
-      }
-      runtime_.reset();
-    }
-    // Whatever a failed test left: containers, shims, cgroups.
-    Runc runc(runc_, options_.runc_root.string(), runner_);
-    Result<std::vector<RuncState>> left = runc.List();
-    if (left.ok()) {
-      for (const RuncState& s : *left) (void)runc.Delete(s.id, true);
-    }
-    std::error_code ec;
-    for (const auto& dir : fs::directory_iterator(options_.state_dir / "containers", ec)) {
-      Result<std::string> text = ReadFile(dir.path() / kShimInfoFile);
-      Result<ShimInfo> shim = text.ok() ? ParseShimInfo(*text) : text.status();
-      if (shim.ok() && ShimAlive(shim->shim_pid)) ::kill(shim->shim_pid, SIGKILL);
-    }
-    Result<CgroupV1> cgroups = CgroupV1::Discover();
-    if (cgroups.ok()) {
-      Status removed = cgroups->RemoveTree(options_.cgroup_parent);
-      EXPECT_TRUE(removed.ok()) << removed.ToString();
-    }
+    // Whatever a failed test left: sandboxes, containers, shims, cgroups.
+    Status left = testing::RemoveRuntimeLeftovers(runtime_.get(), options_, runner_);
+    EXPECT_TRUE(left.ok()) << left.ToString();
+    runtime_.reset();
     if (host_netns_.valid()) ::setns(host_netns_.get(), CLONE_NEWNET);
     node_.reset();
     // The shared netns dir and anything a failed test left mounted, so tmp_ can go.
     testing::UnmountAllUnder(tmp_.path());
-  }
-
-  static bool ShimAlive(int pid) {
-    Result<std::string> cmdline = ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
-    return cmdline.ok() && cmdline->find("kelp-shim") != std::string::npos;
   }
 
   PodSandboxConfig Pod(const std::string& name) {
