@@ -51,28 +51,6 @@ bool WaitFor(Fn condition, std::chrono::milliseconds timeout = 60s) {
   return condition();
 }
 
-// GET / from `ip`:80; empty on any failure.
-std::string HttpGet(const std::string& ip) {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(80);
-  ::inet_pton(AF_INET, ip.c_str(), &address.sin_addr);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) return "";
-  std::string request = "GET / HTTP/1.0\r\nHost: pod\r\n\r\n";
-  if (::write(fd.get(), request.data(), request.size()) < 0) return "";
-  std::string response;
-  char buffer[4096];
-  while (true) {
-    pollfd event{.fd = fd.get(), .events = POLLIN, .revents = 0};
-    if (::poll(&event, 1, 5000) <= 0) break;
-    ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
-    if (n <= 0) break;
-    response.append(buffer, static_cast<size_t>(n));
-  }
-  return response;
-}
-
 std::string StringAt(const json::value& object, std::string_view path) {
   const json::value* value = FindPath(object, path);
   return value && value->is_string() ? std::string(value->as_string()) : std::string();
@@ -256,17 +234,17 @@ class AgentE2eTest : public ::testing::Test {
       server_url = match[1];
     }
     Result<std::unique_ptr<ChildProcess>> agent =
-        runner_.Start({.argv = {KELP_BINARY,      "agent",
-                                "--server",       server_url,
-                                "--token",        trimmed,
-                                "--node-name",    node_name_,
-                                "--node-ip",      "192.0.2.10",
-                                "--data-dir",     (tmp_.path() / "agent").string(),
-                                "--run-dir",      (tmp_.path() / "run").string(),
-                                "--pod-log-dir",  (tmp_.path() / "pods").string(),
-                                "--cgroup-root",  CgroupRoot(),
-                                "--cni-bin-dir",  "/usr/lib/cni",
-                                "--cni-conf-dir", (tmp_.path() / "net.d").string(),
+        runner_.Start({.argv = {KELP_BINARY,        "agent",
+                                "--server",         server_url,
+                                "--token",          trimmed,
+                                "--node-name",      node_name_,
+                                "--node-ip",        "192.0.2.10",
+                                "--data-dir",       (tmp_.path() / "agent").string(),
+                                "--run-dir",        (tmp_.path() / "run").string(),
+                                "--pod-log-dir",    (tmp_.path() / "pods").string(),
+                                "--cgroup-root",    CgroupRoot(),
+                                "--cni-bin-dir",    "/usr/lib/cni",
+                                "--cni-conf-dir",   (tmp_.path() / "net.d").string(),
                                 "--disable-flannel"},
                        .output_file = (tmp_.path() / "agent.log").string()});
     ASSERT_TRUE(agent.ok()) << agent.status().ToString();
@@ -370,8 +348,8 @@ TEST_F(AgentE2eTest, NginxDeploymentServesAndReplacesADeletedPod) {
     EXPECT_TRUE(StringAt(pod, "status.containerStatuses.0.containerID").starts_with("kelp://"));
     EXPECT_TRUE(StringAt(pod, "status.containerStatuses.0.imageID").starts_with("sha256:"));
     std::string page;
-    EXPECT_TRUE(
-        WaitFor([&] { return (page = HttpGet(ip)).find("200 OK") != std::string::npos; }, 20s));
+    EXPECT_TRUE(WaitFor(
+        [&] { return (page = e2e::HttpGet(ip)).find("200 OK") != std::string::npos; }, 20s));
     EXPECT_NE(page.find("Welcome to nginx"), std::string::npos) << page;
   }
   EXPECT_EQ(ips.size(), 3u);
@@ -424,7 +402,8 @@ spec:
 // ErrImageNeverPull with an event, and starts by itself once the image is loaded.
 TEST_F(AgentE2eTest, MissingImageIsErrImageNeverPullUntilItIsLoaded) {
   const std::string data_dir = (tmp_.path() / "agent").string();
-  ProcessResult removed = Run({KELP_BINARY, "images", "rm", "--data-dir", data_dir, "busybox:1.35"});
+  ProcessResult removed =
+      Run({KELP_BINARY, "images", "rm", "--data-dir", data_dir, "busybox:1.35"});
   ASSERT_EQ(removed.exit_code, 0) << removed.stderr_data;
   ProcessResult created =
       kubectl_->Run({"run", "ghost", "--image=busybox:1.35", "--command", "--", "sleep", "3600"});
@@ -635,7 +614,8 @@ TEST_F(AgentE2eTest, KilledAgentAdoptsContainersAndCleansUpPodsDeletedMeanwhile)
     if (!container_ids.contains(name)) continue;  // the replacement of the force-deleted one
     EXPECT_EQ(StringAt(pod, "status.containerStatuses.0.containerID"), container_ids[name]);
     EXPECT_EQ(IntAt(pod, "status.containerStatuses.0.restartCount"), 0);
-    EXPECT_NE(HttpGet(StringAt(pod, "status.podIP")).find("Welcome to nginx"), std::string::npos);
+    EXPECT_NE(e2e::HttpGet(StringAt(pod, "status.podIP")).find("Welcome to nginx"),
+              std::string::npos);
   }
   EXPECT_EQ(RunningWithIp(Pods("app=web")).size(), 2u);
   // Still in charge: scaling down removes a pod.
@@ -660,7 +640,8 @@ TEST_F(EmbeddedAgentE2eTest, ServerRunsPodsOnItsOwnNode) {
       120s))
       << AgentLog();
   EXPECT_EQ(StringAt(*pod, "spec.nodeName"), node_name_);
-  EXPECT_NE(HttpGet(StringAt(*pod, "status.podIP")).find("Welcome to nginx"), std::string::npos);
+  EXPECT_NE(e2e::HttpGet(StringAt(*pod, "status.podIP")).find("Welcome to nginx"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -1,7 +1,12 @@
 // ServerProcess and Kubectl for the end-to-end tests.
 #include "tests/e2e/harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -10,6 +15,27 @@
 namespace kelp::e2e {
 
 using namespace std::chrono_literals;
+
+std::string HttpGet(const std::string& ip) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(80);
+  ::inet_pton(AF_INET, ip.c_str(), &address.sin_addr);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) return "";
+  std::string request = "GET / HTTP/1.0\r\nHost: pod\r\n\r\n";
+  if (::write(fd.get(), request.data(), request.size()) < 0) return "";
+  std::string response;
+  char buffer[4096];
+  while (true) {
+    pollfd event{.fd = fd.get(), .events = POLLIN, .revents = 0};
+    if (::poll(&event, 1, 5000) <= 0) break;
+    ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
+    if (n <= 0) break;
+    response.append(buffer, static_cast<size_t>(n));
+  }
+  return response;
+}
 
 bool WaitForFileToContain(const std::filesystem::path& path, const std::string& needle,
                           std::chrono::milliseconds timeout) {
@@ -28,12 +54,13 @@ ServerProcess::~ServerProcess() { (void)Stop(); }
 
 Status ServerProcess::Start(std::vector<std::string> extra_args) {
   std::filesystem::remove(kubeconfig());
-  std::vector<std::string> argv = {KELP_BINARY,        "server",         "--data-dir",
-                                   data_dir().string(), "--bind-address", "127.0.0.1",
-                                   "--https-listen-port", "0", "--disable-agent"};
+  std::vector<std::string> argv = {
+      KELP_BINARY,      "server",    "--data-dir",          data_dir().string(),
+      "--bind-address", "127.0.0.1", "--https-listen-port", "0",
+      "--disable-agent"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  KELP_ASSIGN_OR_RETURN(child_, runner_.Start({.argv = argv,
-                                               .output_file = (dir_ / "server.log").string()}));
+  KELP_ASSIGN_OR_RETURN(
+      child_, runner_.Start({.argv = argv, .output_file = (dir_ / "server.log").string()}));
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   while (!std::filesystem::exists(kubeconfig())) {
     if (child_->Wait(20ms).ok()) return UnavailableError("kelp server exited: " + log());
@@ -73,7 +100,8 @@ ProcessResult Kubectl::Run(const std::vector<std::string>& args,
                            const std::vector<std::string>& extra_env) const {
   Result<ProcessResult> result =
       runner_.Run({.argv = Argv(args), .env = Env(extra_env), .timeout = 60s});
-  if (!result.ok()) return ProcessResult{.exit_code = -1, .stderr_data = result.status().ToString()};
+  if (!result.ok())
+    return ProcessResult{.exit_code = -1, .stderr_data = result.status().ToString()};
   return *result;
 }
 

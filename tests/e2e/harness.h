@@ -20,6 +20,9 @@ inline constexpr char kKubectl[] = "/usr/bin/kubectl";
 bool WaitForFileToContain(const std::filesystem::path& path, const std::string& needle,
                           std::chrono::milliseconds timeout);
 
+// GET / from `ip`:80 over HTTP/1.0 (a pod's web server); empty on any failure.
+std::string HttpGet(const std::string& ip);
+
 class ServerProcess {
  public:
   // `dir` holds the data directory (dir/data) and the server's log (dir/server.log).

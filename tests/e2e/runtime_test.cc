@@ -3,7 +3,11 @@
 // test process plays the node: it moves into a private mount namespace (so every mount it
 // makes vanishes with it) and into a network namespace of its own (so the bridge lives there).
 // TearDown removes sandboxes, kills any leftover container and shim, and removes the cgroups.
+#include "agent/runtime/runtime.h"
+
 #include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -12,22 +16,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 #include <regex>
 #include <sstream>
-#include <cstring>
 #include <thread>
 
 #include "agent/runtime/namespaces.h"
-#include "agent/runtime/runtime.h"
 #include "agent/runtime/testing/fake_image_source.h"
 #include "agent/runtime/testing/leftovers.h"
 #include "agent/runtime/testing/mounts.h"
 #include "common/file.h"
 #include "common/testing/temp_dir.h"
 #include "net/netns.h"
+#include "tests/e2e/harness.h"
 
 namespace kelp::agent {
 namespace {
@@ -45,28 +47,6 @@ bool WaitFor(Fn condition, std::chrono::milliseconds timeout = 30s) {
     std::this_thread::sleep_for(50ms);
   }
   return condition();
-}
-
-// GET / from `ip`:80; empty on any failure.
-std::string HttpGet(const std::string& ip) {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(80);
-  ::inet_pton(AF_INET, ip.c_str(), &address.sin_addr);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) return "";
-  std::string request = "GET / HTTP/1.0\r\nHost: pod\r\n\r\n";
-  if (::write(fd.get(), request.data(), request.size()) < 0) return "";
-  std::string response;
-  char buffer[4096];
-  while (true) {
-    pollfd event{.fd = fd.get(), .events = POLLIN, .revents = 0};
-    if (::poll(&event, 1, 5000) <= 0) break;
-    ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
-    if (n <= 0) break;
-    response.append(buffer, static_cast<size_t>(n));
-  }
-  return response;
 }
 
 std::string ProcStartTime(int pid) {
@@ -157,7 +137,8 @@ class RuntimeE2eTest : public ::testing::Test {
   }
 
   PodSandboxConfig Pod(const std::string& name) {
-    return PodSandboxConfig{.name = name, .pod_namespace = "default", .uid = name + "-uid-" + suffix_};
+    return PodSandboxConfig{
+        .name = name, .pod_namespace = "default", .uid = name + "-uid-" + suffix_};
   }
 
   std::string RunContainer(const std::string& sandbox, ContainerConfig config) {
@@ -209,13 +190,14 @@ TEST_F(RuntimeE2eTest, PodServesHttpLogsExecsStopsAndReleasesItsIp) {
   EXPECT_GT(status->pid, 0);
   EXPECT_EQ(status->image_id, "sha256:busybox-test");
   EXPECT_EQ(runtime_->StartContainer(web).code(), StatusCode::kConflict);
-  EXPECT_EQ(status->log_path,
-            (tmp_.path() / "pods" / ("default_web_web-uid-" + suffix_) / "httpd" / "0.log").string());
+  EXPECT_EQ(
+      status->log_path,
+      (tmp_.path() / "pods" / ("default_web_web-uid-" + suffix_) / "httpd" / "0.log").string());
 
   // HTTP from the node's network namespace to the pod IP.
   std::string response;
   ASSERT_TRUE(WaitFor([&] {
-    response = HttpGet(sandbox->ip);
+    response = e2e::HttpGet(sandbox->ip);
     return response.find("hello-from-web") != std::string::npos;
   })) << response;
 
@@ -266,9 +248,11 @@ TEST_F(RuntimeE2eTest, PodServesHttpLogsExecsStopsAndReleasesItsIp) {
 
   // A tty exec gets a pty of the requested size and follows resizes. The initial size is set
   // just after the process started, so the shell waits for it.
-  Result<std::unique_ptr<ExecSession>> tty = runtime_->Exec(
-      web, {.cmd = {"sh"}, .tty = true, .stdin = true,
-            .size = TerminalSize{.columns = 100, .rows = 40}});
+  Result<std::unique_ptr<ExecSession>> tty =
+      runtime_->Exec(web, {.cmd = {"sh"},
+                           .tty = true,
+                           .stdin = true,
+                           .size = TerminalSize{.columns = 100, .rows = 40}});
   ASSERT_TRUE(tty.ok()) << tty.status().ToString();
   EXPECT_EQ((*tty)->stderr_fd(), -1);
   std::string screen;
@@ -289,13 +273,15 @@ TEST_F(RuntimeE2eTest, PodServesHttpLogsExecsStopsAndReleasesItsIp) {
     ASSERT_EQ(::write((*tty)->stdin_fd(), line.data(), line.size()),
               static_cast<ssize_t>(line.size()));
   };
-  type("tty; until [ \"$(stty size 2>/dev/null)\" = '40 100' ]; do sleep 0.05; done; "
-       "echo size-$(stty size | tr ' ' x)\n");
+  type(
+      "tty; until [ \"$(stty size 2>/dev/null)\" = '40 100' ]; do sleep 0.05; done; "
+      "echo size-$(stty size | tr ' ' x)\n");
   EXPECT_TRUE(read_until("size-40x100")) << screen;
   EXPECT_THAT(screen, HasSubstr("/dev/pts/"));
   ASSERT_TRUE((*tty)->Resize({.columns = 120, .rows = 50}).ok());
-  type("until [ \"$(stty size)\" = '50 120' ]; do sleep 0.05; done; echo resized-$(stty size | "
-       "tr ' ' x); exit 5\n");
+  type(
+      "until [ \"$(stty size)\" = '50 120' ]; do sleep 0.05; done; echo resized-$(stty size | "
+      "tr ' ' x); exit 5\n");
   EXPECT_TRUE(read_until("resized-50x120")) << screen;
   Result<int> tty_exit = (*tty)->Wait(20s);
   ASSERT_TRUE(tty_exit.ok()) << tty_exit.status().ToString();
@@ -313,10 +299,11 @@ TEST_F(RuntimeE2eTest, PodServesHttpLogsExecsStopsAndReleasesItsIp) {
 
   // Stop with a grace period: busybox httpd as PID 1 ignores SIGTERM, so SIGKILL ends it after
   // the grace period; a shell trapping TERM exits at once with its own code.
-  std::string trapper = RunContainer(
-      sandbox->id, {.name = "trapper",
-                    .command = {"sh", "-c", "trap 'echo bye; exit 0' TERM; echo ready; "
-                                            "while true; do sleep 0.1; done"}});
+  std::string trapper =
+      RunContainer(sandbox->id, {.name = "trapper",
+                                 .command = {"sh", "-c",
+                                             "trap 'echo bye; exit 0' TERM; echo ready; "
+                                             "while true; do sleep 0.1; done"}});
   ASSERT_TRUE(WaitFor([&] {
     Result<ContainerStatus> s = runtime_->GetContainerStatus(trapper);
     return s.ok() && ReadFile(s->log_path).value_or("").find("ready") != std::string::npos;
@@ -435,8 +422,8 @@ TEST_F(RuntimeE2eTest, SecurityContextUserReadOnlyRootAndTtyLogs) {
   EXPECT_EQ(log.find("writable"), std::string::npos);
   EXPECT_NE(status->exit_code, 0);
 
-  std::string tty = RunContainer(sandbox->id,
-                                 {.name = "tty", .command = {"sh", "-c", "tty; echo done"}, .tty = true});
+  std::string tty = RunContainer(
+      sandbox->id, {.name = "tty", .command = {"sh", "-c", "tty; echo done"}, .tty = true});
   Result<ContainerStatus> tty_status = runtime_->WaitContainer(tty, 30s);
   ASSERT_TRUE(tty_status.ok()) << tty_status.status().ToString();
   EXPECT_EQ(tty_status->exit_code, 0);
@@ -466,8 +453,9 @@ TEST_F(RuntimeE2eTest, FollowedLogsEndWhenTheContainerExits) {
 TEST_F(RuntimeE2eTest, FailuresAreCleanErrors) {
   Result<SandboxStatus> sandbox = runtime_->RunPodSandbox(Pod("bad"));
   ASSERT_TRUE(sandbox.ok()) << sandbox.status().ToString();
-  EXPECT_EQ(runtime_->CreateContainer(sandbox->id, {.name = "x", .image = "nosuch"}).status().code(),
-            StatusCode::kNotFound);
+  EXPECT_EQ(
+      runtime_->CreateContainer(sandbox->id, {.name = "x", .image = "nosuch"}).status().code(),
+      StatusCode::kNotFound);
   Result<std::string> missing_binary = runtime_->CreateContainer(
       sandbox->id, {.name = "y", .image = "busybox", .command = {"/no/such/binary"}});
   // runc reports a missing executable at create time.
@@ -478,8 +466,8 @@ TEST_F(RuntimeE2eTest, FailuresAreCleanErrors) {
 
   // A broken CNI configuration fails the sandbox and leaves nothing behind.
   std::ofstream(tmp_.path() / "net.d" / "10-kelp.conflist", std::ios::trunc)
-      << R"({"cniVersion":"1.0.0","name":"rtnet","plugins":[{"type":"bridge","bridge":")"
-      << bridge_ << R"(","ipam":{"type":"host-local"}}]})";
+      << R"({"cniVersion":"1.0.0","name":"rtnet","plugins":[{"type":"bridge","bridge":")" << bridge_
+      << R"(","ipam":{"type":"host-local"}}]})";
   Result<SandboxStatus> broken = runtime_->RunPodSandbox(Pod("broken"));
   ASSERT_FALSE(broken.ok());
   EXPECT_THAT(broken.status().message(), HasSubstr("CNI ADD"));
@@ -496,18 +484,21 @@ TEST_F(RuntimeE2eTest, ContainersOfAPodShareNamespacesAndVolumes) {
   fs::path volume = tmp_.path() / "volumes" / "shared";
   fs::create_directories(volume);
   std::vector<Mount> mounts = {{.container_path = "/data", .host_path = volume.string()}};
-  std::string a = RunContainer(sandbox->id, {.name = "a",
-                                             .command = {"sh", "-c", "echo from-a > /data/f; sleep 1000"},
-                                             .mounts = mounts});
-  std::string b = RunContainer(sandbox->id, {.name = "b", .command = {"sleep", "1000"},
-                                             .mounts = mounts});
+  std::string a =
+      RunContainer(sandbox->id, {.name = "a",
+                                 .command = {"sh", "-c", "echo from-a > /data/f; sleep 1000"},
+                                 .mounts = mounts});
+  std::string b =
+      RunContainer(sandbox->id, {.name = "b", .command = {"sleep", "1000"}, .mounts = mounts});
   ASSERT_FALSE(a.empty());
   ASSERT_FALSE(b.empty());
   auto namespaces = [&](const std::string& id) {
-    Result<ExecSyncResult> r = runtime_->ExecSync(
-        id, {"sh", "-c", "for n in net ipc uts pid mnt; do readlink /proc/self/ns/$n; done; "
-                         "hostname"},
-        20s);
+    Result<ExecSyncResult> r =
+        runtime_->ExecSync(id,
+                           {"sh", "-c",
+                            "for n in net ipc uts pid mnt; do readlink /proc/self/ns/$n; done; "
+                            "hostname"},
+                           20s);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     std::vector<std::string> lines;
     std::istringstream in(r.ok() ? r->stdout_data : "");
