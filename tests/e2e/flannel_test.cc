@@ -178,7 +178,18 @@ TEST_P(FlannelTrafficTest, PodsTalkWithinAndAcrossNodes) {
                             : "FLANNEL_MTU=1500\n"),
             std::string::npos)
       << *env;
+  // flannel publishes the node's condition after writing subnet.env (which is all the udp
+  // case waited for above): wait for it.
   Result<json::object> node01 = api_->Get(client::kNodes, "", "node01");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        node01 = api_->Get(client::kNodes, "", "node01");
+        return node01.ok() && SerializeJson(*node01).find(
+                                  R"("type":"NetworkUnavailable","status":"False")") !=
+                                  std::string::npos;
+      },
+      30s))
+      << FlannelLog("node01");
   ASSERT_TRUE(node01.ok());
   const json::value* annotations = FindPath(*node01, "metadata.annotations");
   ASSERT_NE(annotations, nullptr);
