@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include "api/quantity.h"
 #include "common/json.h"
 
@@ -61,6 +63,41 @@ TEST(StringChecksTest, KubernetesMessages) {
   EXPECT_THAT(IsConfigMapKey(".."), testing::Contains("must not be '..'"));
   EXPECT_THAT(IsValidPortName("80"), ElementsAre("must contain at least one letter (a-z)"));
   EXPECT_THAT(IsValidPortNum(0), ElementsAre("must be between 1 and 65535, inclusive"));
+}
+
+// The hand-written matchers accept exactly what Kubernetes' regexes accept: every string of up
+// to four characters over an alphabet with one character of each class the grammars treat apart.
+TEST(StringChecksTest, AgreeWithKubernetesRegexes) {
+  const std::string alphabet = "aZ0-._%";
+  std::vector<std::string> values = {""};
+  for (std::size_t begin = 0, length = 1; length <= 4; ++length) {
+    const std::size_t end = values.size();
+    for (std::size_t i = begin; i < end; ++i) {
+      for (char c : alphabet) values.push_back(values[i] + c);
+    }
+    begin = end;
+  }
+  struct Check {
+    const char* regex;
+    std::vector<std::string> (*function)(std::string_view);
+  };
+  const Check checks[] = {
+      {"[a-z0-9]([-a-z0-9]*[a-z0-9])?", IsDNS1123Label},
+      {"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", IsDNS1123Subdomain},
+      {"[a-z]([-a-z0-9]*[a-z0-9])?", IsDNS1035Label},
+      {"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]", IsQualifiedName},
+      {"[-._a-zA-Z0-9]+", IsConfigMapKey},
+  };
+  for (const Check& check : checks) {
+    const std::regex pattern(check.regex);
+    for (const std::string& value : values) {
+      bool valid = std::regex_match(value, pattern);
+      // Keys also may not be "." or start with ".." (Kubernetes' IsConfigMapKey).
+      if (check.function == IsConfigMapKey && (value == "." || value.starts_with(".."))) valid = false;
+      EXPECT_EQ(check.function(value).empty(), valid)
+          << check.regex << " on \"" << value << "\"";
+    }
+  }
 }
 
 TEST(ValidateMetadataTest, NamesPerKind) {
