@@ -17,6 +17,7 @@
 #include <system_error>
 #include <vector>
 
+#include "signal_janitor.h"
 #include "common/process.h"
 #include "net/netns.h"
 
@@ -128,6 +129,9 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "cni_bench needs root (network namespaces)\n");
     return 1;
   }
+  InstallSignalJanitor([suffix = "-" + std::to_string(getpid())](std::string_view name) {
+    return name.starts_with("kelp-cnib-") && name.ends_with(suffix);
+  });
   ScratchDir scratch(argc == 2 ? argv[1] : "/var/tmp");
   if (!scratch.ok()) {
     std::fprintf(stderr, "cannot create a scratch directory under %s\n",

@@ -30,6 +30,7 @@
 #include <boost/json.hpp>
 
 #include "bench/process_status.h"
+#include "bench/signal_janitor.h"
 #include "common/json.h"
 #include "common/process.h"
 #include "common/testing/fake_clock.h"
@@ -422,6 +423,8 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "proxy_bench needs root (network namespaces, nftables)\n");
     return 1;
   }
+  InstallSignalJanitor(
+      [prefix = Prefix() + "-"](std::string_view name) { return name.starts_with(prefix); });
   PrintLoad();
   std::printf(
       "times are wall ms (CPU ms of the syncing thread); the machine is shared, so CPU is "
