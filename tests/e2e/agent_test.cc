@@ -201,7 +201,7 @@ class AgentE2eTest : public ::testing::Test {
         ::kill(static_cast<pid_t>(pid), SIGKILL);
       }
     }
-    Result<CgroupV1> cgroups = CgroupV1::Discover();
+    Result<Cgroups> cgroups = Cgroups::Discover();
     if (cgroups.ok()) (void)cgroups->RemoveTree(CgroupRoot());
     for (const std::string& target : bound_) ::umount2(target.c_str(), MNT_DETACH);
     agent::testing::UnmountAllUnder(tmp_.path());

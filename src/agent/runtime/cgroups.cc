@@ -1,4 +1,4 @@
-// cgroup v1 discovery, path resolution, stats and removal.
+// cgroup v1 and v2 discovery, path resolution, stats and removal.
 #include "agent/runtime/cgroups.h"
 
 #include <unistd.h>
@@ -90,33 +90,48 @@ std::map<std::string, std::string> ParseProcCgroup(std::string_view text) {
   return paths;
 }
 
-Result<CgroupV1> CgroupV1::Discover() {
+Result<Cgroups> Cgroups::Discover() {
   KELP_ASSIGN_OR_RETURN(std::string mountinfo, ReadFile("/proc/self/mountinfo"));
   KELP_ASSIGN_OR_RETURN(std::string own, ReadFile("/proc/self/cgroup"));
   std::map<std::string, fs::path> mounts = ParseCgroupMounts(mountinfo);
-  if (mounts.find("memory") == mounts.end()) {
-    return UnimplementedError("no cgroup v1 memory hierarchy is mounted (cgroup v2 only?)");
+  if (!mounts.contains("memory") && !mounts.contains(kUnifiedHierarchy)) {
+    return UnimplementedError("no cgroup hierarchy is mounted (neither a v1 memory one nor cgroup2)");
   }
-  return CgroupV1(std::move(mounts), ParseProcCgroup(own));
+  return Cgroups(std::move(mounts), ParseProcCgroup(own));
 }
 
-Result<fs::path> CgroupV1::Resolve(std::string_view controller,
-                                   std::string_view cgroups_path) const {
-  auto mount = mounts_.find(std::string(controller));
+Result<fs::path> Cgroups::Resolve(std::string_view controller,
+                                  std::string_view cgroups_path) const {
+  const std::string hierarchy = unified_only_ ? kUnifiedHierarchy : std::string(controller);
+  auto mount = mounts_.find(hierarchy);
   if (mount == mounts_.end()) {
-    return NotFoundError("no cgroup v1 hierarchy for " + std::string(controller));
+    return NotFoundError("no cgroup hierarchy for " + std::string(controller));
   }
   fs::path relative;
   if (!cgroups_path.starts_with('/')) {
-    auto own = own_.find(std::string(controller));
-    if (own != own_.end()) relative = fs::path(own->second).relative_path();
+    auto own = own_.find(hierarchy);
+    if (own != own_.end()) {
+      relative = fs::path(own->second).relative_path();
+      if (unified_only_) relative = relative.parent_path();
+    }
   }
   relative /= fs::path(std::string(cgroups_path)).relative_path();
   return mount->second / relative;
 }
 
-Result<ResourceStats> CgroupV1::Stats(std::string_view cgroups_path) const {
+Result<ResourceStats> Cgroups::Stats(std::string_view cgroups_path) const {
   ResourceStats stats{.timestamp = std::chrono::system_clock::now()};
+  if (unified_only_) {
+    KELP_ASSIGN_OR_RETURN(fs::path dir, Resolve(kUnifiedHierarchy, cgroups_path));
+    KELP_ASSIGN_OR_RETURN(uint64_t usage_us, ReadKeyedValue(dir / "cpu.stat", "usage_usec"));
+    stats.cpu_usage_ns = usage_us * 1000;
+    KELP_ASSIGN_OR_RETURN(stats.memory_usage_bytes, ReadUint(dir / "memory.current"));
+    Result<uint64_t> inactive = ReadKeyedValue(dir / "memory.stat", "inactive_file");
+    const uint64_t inactive_file = inactive.ok() ? *inactive : 0;
+    stats.memory_working_set_bytes =
+        stats.memory_usage_bytes > inactive_file ? stats.memory_usage_bytes - inactive_file : 0;
+    return stats;
+  }
   KELP_ASSIGN_OR_RETURN(fs::path cpu, Resolve("cpuacct", cgroups_path));
   KELP_ASSIGN_OR_RETURN(stats.cpu_usage_ns, ReadUint(cpu / "cpuacct.usage"));
   KELP_ASSIGN_OR_RETURN(fs::path memory, Resolve("memory", cgroups_path));
@@ -128,7 +143,7 @@ Result<ResourceStats> CgroupV1::Stats(std::string_view cgroups_path) const {
   return stats;
 }
 
-Status CgroupV1::RemoveTree(std::string_view cgroups_path) const {
+Status Cgroups::RemoveTree(std::string_view cgroups_path) const {
   Status result;
   std::map<fs::path, bool> done;  // co-mounted controllers share a mount point
   for (const auto& [controller, mount] : mounts_) {
@@ -161,17 +176,23 @@ Status CgroupV1::RemoveTree(std::string_view cgroups_path) const {
 Result<fs::path> ProcessMemoryCgroup(pid_t pid) {
   KELP_ASSIGN_OR_RETURN(std::string text, ReadFile("/proc/" + std::to_string(pid) + "/cgroup"));
   std::map<std::string, std::string> paths = ParseProcCgroup(text);
-  auto memory = paths.find("memory");
-  if (memory == paths.end()) return NotFoundError("process has no memory cgroup");
   KELP_ASSIGN_OR_RETURN(std::string mountinfo, ReadFile("/proc/self/mountinfo"));
   std::map<std::string, fs::path> mounts = ParseCgroupMounts(mountinfo);
-  auto mount = mounts.find("memory");
+  // v1 (and hybrid): the memory hierarchy; v2: the unified one.
+  const std::string hierarchy = mounts.contains("memory") ? "memory" : kUnifiedHierarchy;
+  auto memory = paths.find(hierarchy);
+  if (memory == paths.end()) return NotFoundError("process has no memory cgroup");
+  auto mount = mounts.find(hierarchy);
   if (mount == mounts.end()) return NotFoundError("no memory cgroup hierarchy");
   return mount->second / fs::path(memory->second).relative_path();
 }
 
 Result<uint64_t> ReadOomKillCount(const fs::path& memory_dir) {
-  return ReadKeyedValue(memory_dir / "memory.oom_control", "oom_kill");
+  std::error_code ec;
+  if (fs::exists(memory_dir / "memory.oom_control", ec)) {
+    return ReadKeyedValue(memory_dir / "memory.oom_control", "oom_kill");
+  }
+  return ReadKeyedValue(memory_dir / "memory.events", "oom_kill");
 }
 
 }  // namespace kelp::agent

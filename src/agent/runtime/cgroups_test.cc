@@ -1,4 +1,4 @@
-// cgroup v1 parsing, cgroupsPath resolution like runc's cgroupfs driver, stats and removal
+// cgroup v1 and v2 parsing, cgroupsPath resolution like runc's cgroupfs drivers, stats and removal
 // over a directory tree that stands in for /sys/fs/cgroup; shim state JSON round trips.
 #include "agent/runtime/cgroups.h"
 
@@ -42,15 +42,15 @@ class CgroupTreeTest : public ::testing::Test {
     fs::create_directories(tmp_.path() / "memory/job/1/kelp/n1/podu/c1");
     fs::create_directories(tmp_.path() / "cpuacct/kelp/n1/podu/c1");
   }
-  CgroupV1 Cgroups() const {
-    return CgroupV1({{"memory", tmp_.path() / "memory"}, {"cpuacct", tmp_.path() / "cpuacct"}},
+  Cgroups V1() const {
+    return Cgroups({{"memory", tmp_.path() / "memory"}, {"cpuacct", tmp_.path() / "cpuacct"}},
                     {{"memory", "/job/1"}, {"cpuacct", "/"}});
   }
   testing::ScopedTempDir tmp_;
 };
 
 TEST_F(CgroupTreeTest, ResolvesRelativeBelowOwnCgroupAndAbsoluteFromRoot) {
-  CgroupV1 cgroups = Cgroups();
+  Cgroups cgroups = V1();
   EXPECT_EQ(*cgroups.Resolve("memory", "kelp/n1/podu/c1"),
             tmp_.path() / "memory/job/1/kelp/n1/podu/c1");
   EXPECT_EQ(*cgroups.Resolve("memory", "/kelp/n1"), tmp_.path() / "memory/kelp/n1");
@@ -64,7 +64,7 @@ TEST_F(CgroupTreeTest, StatsUseWorkingSet) {
   std::ofstream(mem / "memory.stat") << "cache 100\ninactive_file 7\ntotal_inactive_file 4194304\n";
   std::ofstream(mem / "memory.oom_control") << "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n";
   std::ofstream(tmp_.path() / "cpuacct/kelp/n1/podu/c1/cpuacct.usage") << "123456789\n";
-  Result<ResourceStats> stats = Cgroups().Stats("kelp/n1/podu/c1");
+  Result<ResourceStats> stats = V1().Stats("kelp/n1/podu/c1");
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
   EXPECT_EQ(stats->cpu_usage_ns, 123456789u);
   EXPECT_EQ(stats->memory_usage_bytes, 10485760u);
@@ -73,11 +73,66 @@ TEST_F(CgroupTreeTest, StatsUseWorkingSet) {
 }
 
 TEST_F(CgroupTreeTest, RemoveTreeDeepestFirst) {
-  ASSERT_TRUE(Cgroups().RemoveTree("kelp/n1").ok());
+  ASSERT_TRUE(V1().RemoveTree("kelp/n1").ok());
   EXPECT_FALSE(fs::exists(tmp_.path() / "memory/job/1/kelp/n1"));
   EXPECT_TRUE(fs::exists(tmp_.path() / "memory/job/1/kelp"));
   EXPECT_FALSE(fs::exists(tmp_.path() / "cpuacct/kelp/n1"));
-  EXPECT_TRUE(Cgroups().RemoveTree("kelp/n1").ok());  // idempotent
+  EXPECT_TRUE(V1().RemoveTree("kelp/n1").ok());  // idempotent
+}
+
+// A v2 host: one cgroup2 hierarchy, this process in /system.slice/kelp.service.
+class UnifiedCgroupTreeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(tmp_.path().empty());
+    fs::create_directories(tmp_.path() / "system.slice/kelp/n1/podu/c1");
+  }
+  Cgroups V2() const {
+    return Cgroups({{kUnifiedHierarchy, tmp_.path()}},
+                   {{kUnifiedHierarchy, "/system.slice/kelp.service"}});
+  }
+  testing::ScopedTempDir tmp_;
+};
+
+TEST_F(UnifiedCgroupTreeTest, DiscoversV2FromMountinfo) {
+  std::map<std::string, fs::path> mounts = ParseCgroupMounts(
+      "35 24 0:30 / /sys/fs/cgroup rw,nosuid,nodev,noexec shared:9 - cgroup2 cgroup2 "
+      "rw,nsdelegate,memory_recursiveprot\n");
+  EXPECT_EQ(mounts[kUnifiedHierarchy], "/sys/fs/cgroup");
+  EXPECT_TRUE(Cgroups(mounts, {{kUnifiedHierarchy, "/"}}).unified_only());
+  EXPECT_TRUE(V2().unified_only());
+}
+
+TEST_F(UnifiedCgroupTreeTest, ResolvesRelativeBelowTheParentOfOwnCgroup) {
+  Cgroups cgroups = V2();
+  // runc's fs2 driver: the own cgroup (kelp.service) holds processes, so its parent.
+  EXPECT_EQ(*cgroups.Resolve("memory", "kelp/n1/podu/c1"),
+            tmp_.path() / "system.slice/kelp/n1/podu/c1");
+  EXPECT_EQ(*cgroups.Resolve("cpuacct", "kelp/n1"), tmp_.path() / "system.slice/kelp/n1");
+  EXPECT_EQ(*cgroups.Resolve("memory", "/kelp/n1"), tmp_.path() / "kelp/n1");
+  Cgroups at_root({{kUnifiedHierarchy, tmp_.path()}}, {{kUnifiedHierarchy, "/"}});
+  EXPECT_EQ(*at_root.Resolve("memory", "kelp/n1"), tmp_.path() / "kelp/n1");
+}
+
+TEST_F(UnifiedCgroupTreeTest, StatsFromCpuStatAndMemoryCurrent) {
+  fs::path dir = tmp_.path() / "system.slice/kelp/n1/podu/c1";
+  std::ofstream(dir / "cpu.stat") << "usage_usec 123456\nuser_usec 100000\nsystem_usec 23456\n";
+  std::ofstream(dir / "memory.current") << "10485760\n";
+  std::ofstream(dir / "memory.stat") << "anon 100\nfile 5000000\nactive_file 1\ninactive_file 4194304\n";
+  std::ofstream(dir / "memory.events") << "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n";
+  Result<ResourceStats> stats = V2().Stats("kelp/n1/podu/c1");
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->cpu_usage_ns, 123456000u);
+  EXPECT_EQ(stats->memory_usage_bytes, 10485760u);
+  EXPECT_EQ(stats->memory_working_set_bytes, 10485760u - 4194304u);
+  EXPECT_EQ(*ReadOomKillCount(dir), 1u);
+}
+
+TEST_F(UnifiedCgroupTreeTest, RemoveTreeDeepestFirst) {
+  ASSERT_TRUE(V2().RemoveTree("kelp/n1").ok());
+  EXPECT_FALSE(fs::exists(tmp_.path() / "system.slice/kelp/n1"));
+  EXPECT_TRUE(fs::exists(tmp_.path() / "system.slice/kelp"));
+  EXPECT_TRUE(V2().RemoveTree("kelp/n1").ok());
 }
 
 TEST(ShimStateTest, JsonRoundTrips) {

@@ -208,11 +208,11 @@ Result<std::unique_ptr<ContainerRuntime>> ContainerRuntime::Open(RuntimeOptions 
   if (options.cgroup_parent.empty()) options.cgroup_parent = "kelp/" + options.node_name;
   std::unique_ptr<ContainerRuntime> runtime(
       new ContainerRuntime(std::move(options), runner, images));
-  Result<CgroupV1> cgroups = CgroupV1::Discover();
+  Result<Cgroups> cgroups = Cgroups::Discover();
   if (cgroups.ok()) {
     runtime->cgroups_ = std::move(*cgroups);
   } else {
-    spdlog::warn("runtime: no cgroup v1 stats: {}", cgroups.status().message());
+    spdlog::warn("runtime: no cgroup stats: {}", cgroups.status().message());
   }
   for (const fs::path& dir : {runtime->options_.state_dir / "sandboxes",
                               runtime->options_.state_dir / "containers",
@@ -832,7 +832,7 @@ Status ContainerRuntime::ReadLogs(const std::string& container_id, const LogRead
 }
 
 Result<ResourceStats> ContainerRuntime::ContainerStats(const std::string& container_id) {
-  if (!cgroups_.has_value()) return UnimplementedError("no cgroup v1 hierarchy");
+  if (!cgroups_.has_value()) return UnimplementedError("no cgroup hierarchy");
   if (!ValidId(container_id)) return NotFoundError("container " + container_id + " not found");
   KELP_ASSIGN_OR_RETURN(std::string text, ReadFile(ContainerDir(container_id) / kContainerFile));
   KELP_ASSIGN_OR_RETURN(json::object doc, ParseJsonObject(text));
@@ -840,13 +840,13 @@ Result<ResourceStats> ContainerRuntime::ContainerStats(const std::string& contai
 }
 
 Result<ResourceStats> ContainerRuntime::PodStats(const std::string& sandbox_id) {
-  if (!cgroups_.has_value()) return UnimplementedError("no cgroup v1 hierarchy");
+  if (!cgroups_.has_value()) return UnimplementedError("no cgroup hierarchy");
   KELP_ASSIGN_OR_RETURN(SandboxStatus sandbox, LoadSandbox(sandbox_id));
   return cgroups_->Stats(PodCgroupPath(sandbox.uid));
 }
 
 Result<ResourceStats> ContainerRuntime::NodeStats() {
-  if (!cgroups_.has_value()) return UnimplementedError("no cgroup v1 hierarchy");
+  if (!cgroups_.has_value()) return UnimplementedError("no cgroup hierarchy");
   return cgroups_->Stats(options_.cgroup_parent);
 }
 

@@ -150,7 +150,7 @@ class ContainerRuntime {
   ImageSource& images_;
   CniRunner cni_;
   Runc runc_;
-  std::optional<CgroupV1> cgroups_;
+  std::optional<Cgroups> cgroups_;
   RecoveryReport recovery_;
 };
 

@@ -39,7 +39,7 @@ Status RemoveRuntimeLeftovers(ContainerRuntime* runtime, const RuntimeOptions& o
       ::kill(shim->shim_pid, SIGKILL);
     }
   }
-  if (Result<CgroupV1> cgroups = CgroupV1::Discover(); cgroups.ok()) {
+  if (Result<Cgroups> cgroups = Cgroups::Discover(); cgroups.ok()) {
     note(cgroups->RemoveTree(options.cgroup_parent));
   }
   return first;
