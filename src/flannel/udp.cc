@@ -68,6 +68,7 @@ bool WaitReadable(int fd, int stop) {
 UdpBackend::~UdpBackend() { StopProxy(); }
 
 void UdpBackend::StopProxy() {
+  stopping_.store(true);
   if (stop_event_.valid()) {
     uint64_t one = 1;
     (void)!write(stop_event_.get(), &one, sizeof(one));
@@ -208,7 +209,12 @@ void UdpBackend::TunToUdp() {
   // at most 64 segments and 64 KiB of UDP payload (65507 bytes over IPv4).
   const size_t max_payload = mtu_;
   uint32_t sequence = 0;
-  while (WaitReadable(tun_.get(), stop_event_.get())) {
+  // Sending a batch takes a while (the kernel runs much of the peer's receive path in it):
+  // read again before sleeping in poll(), which only comes after a read round found nothing.
+  bool drained = true;
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    if (drained && !WaitReadable(tun_.get(), stop_event_.get())) break;
+    int reads = 0;
     size_t count = 0;
     size_t iovs = 0;
     int packets = 0;
@@ -238,6 +244,7 @@ void UdpBackend::TunToUdp() {
         uint8_t* buffer = buffers.data() + packets * kBufferSize;
         ssize_t n = read(tun_.get(), buffer, kBufferSize);
         if (n <= static_cast<ssize_t>(kVnetHeader)) break;  // EAGAIN: the TUN queue is empty
+        ++reads;
         uint8_t* packet = buffer + kVnetHeader;
         const size_t length = static_cast<size_t>(n) - kVnetHeader;
         auto peer = peers_.find(DestinationOf(packet, length) & mask);
@@ -321,6 +328,7 @@ void UdpBackend::TunToUdp() {
       sent += static_cast<size_t>(n);
     }
     tun_packets_.fetch_add(packets, std::memory_order_relaxed);
+    drained = reads == 0;
   }
 }
 
@@ -338,6 +346,8 @@ void UdpBackend::UdpToTun() {
   const uint32_t own = local_.subnet.Network().address.value;
   const VnetHeader plain{};
   FrameReceiver receiver;
+  std::vector<FrameReceiver::Datagram> batch;
+  batch.reserve(kBatch);
   uint64_t receiver_dropped = 0;
   auto deliver = [&](const iovec* parts, int count, size_t length) {
     if (writev(tun_.get(), parts, count) == static_cast<ssize_t>(length)) {
@@ -383,6 +393,7 @@ void UdpBackend::UdpToTun() {
       if (n <= 0) break;
       recvmmsg_calls_.fetch_add(1, std::memory_order_relaxed);
       std::shared_lock lock(peers_mutex_);
+      batch.clear();
       for (int i = 0; i < n; ++i) {
         const msghdr& m = messages[i].msg_hdr;
         const size_t length = messages[i].msg_len;
@@ -398,9 +409,10 @@ void UdpBackend::UdpToTun() {
             std::memcpy(&segment, CMSG_DATA(c), sizeof(segment));
           }
         }
-        receiver.Receive(sender, {static_cast<const uint8_t*>(iov[i].iov_base), length},
-                         segment > 0 ? static_cast<size_t>(segment) : 0, sink);
+        batch.push_back({sender, {static_cast<const uint8_t*>(iov[i].iov_base), length},
+                         segment > 0 ? static_cast<size_t>(segment) : 0});
       }
+      receiver.Receive(batch, sink);
       dropped_.fetch_add(receiver.dropped() - receiver_dropped, std::memory_order_relaxed);
       receiver_dropped = receiver.dropped();
     }

@@ -59,6 +59,7 @@ class UdpBackend final : public Backend {
   UniqueFd tun_;
   UniqueFd udp_;
   UniqueFd stop_event_;  // eventfd that wakes both threads on stop
+  std::atomic<bool> stopping_{false};  // for a thread that is busy, not in poll()
   std::thread tun_to_udp_;
   std::thread udp_to_tun_;
 

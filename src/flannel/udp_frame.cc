@@ -82,45 +82,51 @@ bool CompleteChecksum(std::span<uint8_t> packet, size_t start, size_t offset) {
   return true;
 }
 
-void FrameReceiver::Receive(uint32_t sender, std::span<const uint8_t> datagram,
-                            size_t segment_size, const Sink& sink) {
-  if (segment_size == 0 || segment_size > datagram.size()) segment_size = datagram.size();
+void FrameReceiver::Receive(std::span<const Datagram> datagrams, const Sink& sink) {
   run_.clear();
-  // A run is the in-order parts 0..k of one frame within this datagram; whole, it is
-  // delivered straight from the datagram, otherwise its parts go to reassembly.
+  uint32_t run_sender = 0;
+  // A run is the in-order parts 0..k of one frame from one sender; whole, it is delivered
+  // straight from the datagrams, otherwise its parts go to reassembly.
   auto flush_run = [&] {
-    for (const Segment& segment : run_) Reassemble(sender, segment, sink);
+    for (const Segment& segment : run_) Reassemble(run_sender, segment, sink);
     run_.clear();
   };
-  for (size_t offset = 0; offset < datagram.size(); offset += segment_size) {
-    const std::span<const uint8_t> piece =
-        datagram.subspan(offset, std::min(segment_size, datagram.size() - offset));
-    if (IsRawPacket(piece)) {
-      flush_run();
-      const iovec raw = PieceOf(piece);
-      sink(true, {&raw, 1}, piece.size());
-      continue;
-    }
-    std::optional<Segment> segment = ParseSegment(piece);
-    if (!segment) {
-      ++dropped_;
-      continue;
-    }
-    if (!run_.empty() && !Continues(run_.back(), *segment)) flush_run();
-    if (run_.empty() && segment->header.part != 0) {
-      Reassemble(sender, *segment, sink);
-      continue;
-    }
-    run_.push_back(*segment);
-    if (run_.size() == run_.front().header.parts) {
-      pieces_.clear();
-      size_t length = 0;
-      for (const Segment& part : run_) {
-        pieces_.push_back(PieceOf(part.data));
-        length += part.data.size();
+  for (const Datagram& datagram : datagrams) {
+    const std::span<const uint8_t> data = datagram.data;
+    if (!run_.empty() && datagram.sender != run_sender) flush_run();
+    size_t segment_size = datagram.segment_size;
+    if (segment_size == 0 || segment_size > data.size()) segment_size = data.size();
+    for (size_t offset = 0; offset < data.size(); offset += segment_size) {
+      const std::span<const uint8_t> piece =
+          data.subspan(offset, std::min(segment_size, data.size() - offset));
+      if (IsRawPacket(piece)) {
+        flush_run();
+        const iovec raw = PieceOf(piece);
+        sink(true, {&raw, 1}, piece.size());
+        continue;
       }
-      run_.clear();
-      sink(false, pieces_, length);
+      std::optional<Segment> segment = ParseSegment(piece);
+      if (!segment) {
+        ++dropped_;
+        continue;
+      }
+      if (!run_.empty() && !Continues(run_.back(), *segment)) flush_run();
+      if (run_.empty() && segment->header.part != 0) {
+        Reassemble(datagram.sender, *segment, sink);
+        continue;
+      }
+      run_sender = datagram.sender;
+      run_.push_back(*segment);
+      if (run_.size() == run_.front().header.parts) {
+        pieces_.clear();
+        size_t length = 0;
+        for (const Segment& part : run_) {
+          pieces_.push_back(PieceOf(part.data));
+          length += part.data.size();
+        }
+        run_.clear();
+        sink(false, pieces_, length);
+      }
     }
   }
   flush_run();

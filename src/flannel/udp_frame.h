@@ -81,10 +81,21 @@ class FrameReceiver {
   // in one or more pieces of `length` bytes in total. The pieces live until Receive returns.
   using Sink = std::function<void(bool raw, std::span<const iovec> pieces, size_t length)>;
 
-  // `segment_size`: the GRO segment size reported by the kernel (0: the datagram is one
-  // segment).
+  struct Datagram {
+    uint32_t sender = 0;
+    std::span<const uint8_t> data;
+    size_t segment_size = 0;  // the GRO segment size the kernel reported (0: one segment)
+  };
+
+  // One recvmmsg batch: a frame whose parts come in order from one sender, within one
+  // datagram or across consecutive ones (a 64 KiB packet takes two GSO trains), is delivered
+  // straight from the datagrams. The datagrams must live until Receive returns.
+  void Receive(std::span<const Datagram> datagrams, const Sink& sink);
   void Receive(uint32_t sender, std::span<const uint8_t> datagram, size_t segment_size,
-               const Sink& sink);
+               const Sink& sink) {
+    const Datagram one{sender, datagram, segment_size};
+    Receive({&one, 1}, sink);
+  }
 
   // Segments that failed to parse or did not fit their frame, and frames given up unfinished.
   uint64_t dropped() const { return dropped_; }

@@ -1,8 +1,9 @@
 // Fuzz target over kelp's udp frame receiver: arbitrary datagrams (as a peer or anyone able to
-// spoof one could send) through FrameReceiver, both as single datagrams and as GRO trains,
-// checking that every delivered frame stays within bounds.
+// spoof one could send) through FrameReceiver, as single datagrams, as GRO trains and as a
+// recvmmsg batch, checking that every delivered frame stays within bounds.
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <cstdlib>
 #include <span>
 
@@ -30,6 +31,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     receiver.Receive(sender + 1, input.subspan(offset, std::min<size_t>(1500, input.size() - offset)),
                      0, sink);
   }
+  // The same bytes as one recvmmsg batch of three datagrams from two senders.
+  const size_t third = input.size() / 3;
+  const FrameReceiver::Datagram batch[] = {
+      {sender, input.subspan(0, third), segment_size},
+      {sender + 1, input.subspan(third, third), segment_size},
+      {sender, input.subspan(2 * third), segment_size}};
+  receiver.Receive(batch, sink);
   (void)ParseSegment(input);
   return 0;
 }

@@ -171,6 +171,32 @@ TEST(UdpFrameTest, TrainSplitAcrossTwoDatagramsIsReassembled) {
   EXPECT_EQ(receiver.pending(), 0u);
 }
 
+TEST(UdpFrameTest, TwoTrainsInOneBatchAreDeliveredWithoutCopying) {
+  const Bytes frame = Frame(kMaxFrame, 6);
+  const std::vector<Bytes> segments = Segments(frame, 1472, 12);
+  const Bytes first = Concat(segments, 0, 44);
+  const Bytes second = Concat(segments, 44, segments.size());
+  const Bytes other = Frame(100, 7);  // another sender's one-part frame in between
+  const std::vector<Bytes> other_segments = Segments(other, 1472, 12);
+  FrameReceiver receiver;
+  Collector out;
+  const FrameReceiver::Datagram batch[] = {{1, first, segments[0].size()},
+                                           {1, second, segments[0].size()}};
+  receiver.Receive(batch, out.sink());
+  ASSERT_EQ(out.delivered.size(), 1u);
+  EXPECT_EQ(out.delivered[0].pieces, segments.size());
+  EXPECT_EQ(out.delivered[0].data, frame);
+  // With another sender in between, the first train goes to reassembly: still one frame.
+  const FrameReceiver::Datagram mixed[] = {{1, first, segments[0].size()},
+                                           {2, other_segments[0], 0},
+                                           {1, second, segments[0].size()}};
+  receiver.Receive(mixed, out.sink());
+  ASSERT_EQ(out.delivered.size(), 3u);
+  EXPECT_EQ(out.delivered[1].data, other);
+  EXPECT_EQ(out.delivered[2].data, frame);
+  EXPECT_EQ(receiver.pending(), 0u);
+}
+
 TEST(UdpFrameTest, SegmentsOneByOneInAnyOrderAreReassembled) {
   const Bytes frame = Frame(20000, 5);
   std::vector<Bytes> segments = Segments(frame, 1472, 11);
