@@ -7,6 +7,7 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
@@ -36,14 +37,12 @@ struct VnetHeader {
 };
 static_assert(sizeof(VnetHeader) == 10);
 constexpr size_t kVnetHeader = sizeof(VnetHeader);  // before every packet on flannel0
-constexpr size_t kBufferSize = kVnetHeader + 65536;
-// kelp's frame for what flannel's wire format cannot carry (a TSO super-packet or a packet
-// whose checksum the receiving kernel must complete): 0x00 'K' part parts seq32, then a
-// chunk of virtio_net_hdr + packet. A raw IPv4 packet (first nibble 4) is flannel's format.
-constexpr size_t kFrameHeader = 8;
-constexpr size_t kMaxChunk = 65507 - kFrameHeader;  // largest UDP payload over IPv4
-
-bool PlainPacket(const VnetHeader& header) { return header.flags == 0 && header.gso_type == 0; }
+static_assert(kVnetHeader == kVnetHeaderSize);
+constexpr uint8_t kNeedsChecksum = 1;                  // VIRTIO_NET_HDR_F_NEEDS_CSUM
+constexpr size_t kBufferSize = kVnetHeader + 65536;    // one read from flannel0
+constexpr size_t kMaxUdpPayload = 65507;               // over IPv4, GSO trains included
+constexpr size_t kReceiveBuffer = 65536;               // one datagram or GRO train
+constexpr size_t kMaxGsoSegments = 64;                 // UDP_MAX_SEGMENTS of older kernels
 
 uint32_t DestinationOf(const uint8_t* packet, ssize_t n) {
   if (n < 20 || (packet[0] >> 4) != 4) return 0;
@@ -69,6 +68,7 @@ bool WaitReadable(int fd, int stop) {
 UdpBackend::~UdpBackend() { StopProxy(); }
 
 void UdpBackend::StopProxy() {
+  stopping_.store(true);
   if (stop_event_.valid()) {
     uint64_t one = 1;
     (void)!write(stop_event_.get(), &one, sizeof(one));
@@ -99,7 +99,10 @@ Result<BackendSetup> UdpBackend::Setup(const LocalNode& local) {
     request.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
     std::strncpy(request.ifr_name, kDevice, IFNAMSIZ - 1);
     if (ioctl(tun.get(), TUNSETIFF, &request) != 0) return ErrnoStatus("TUNSETIFF flannel0", errno);
-    if (ioctl(tun.get(), TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) != 0) {
+    // A super-packet crosses the LAN as MTU-sized segments of kelp's frame, at most
+    // kMaxParts of them: on a tiny MTU there is no TSO (the kernel segments before flannel0).
+    const bool tso = PlanSegments(kMaxFrame, mtu).has_value();
+    if (ioctl(tun.get(), TUNSETOFFLOAD, TUN_F_CSUM | (tso ? TUN_F_TSO4 : 0)) != 0) {
       return ErrnoStatus("TUNSETOFFLOAD flannel0", errno);
     }
     UniqueFd udp(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
@@ -112,6 +115,13 @@ Result<BackendSetup> UdpBackend::Setup(const LocalNode& local) {
     }
     if (setsockopt(udp.get(), SOL_SOCKET, SO_SNDBUFFORCE, &buffer, sizeof(buffer)) != 0) {
       setsockopt(udp.get(), SOL_SOCKET, SO_SNDBUF, &buffer, sizeof(buffer));
+    }
+    // A train of segments sent with UDP GSO arrives as one datagram where the path keeps it
+    // whole (veth, bridge, loopback) or the NIC does GRO; without it, one by one.
+    int on = 1;
+    if (setsockopt(udp.get(), SOL_UDP, UDP_GRO, &on, sizeof(on)) != 0) {
+      spdlog::info("udp: UDP_GRO not available ({}); receiving segments one by one",
+                   std::strerror(errno));
     }
     sockaddr_in bind_to{};
     bind_to.sin_family = AF_INET;
@@ -185,70 +195,118 @@ UdpBackend::Counters UdpBackend::counters() const {
 }
 
 void UdpBackend::TunToUdp() {
+  // Per read packet at most one message per part (without GSO) and two iovecs per part.
+  const size_t max_messages = kBatch * kMaxParts;
   std::vector<uint8_t> buffers(kBatch * kBufferSize);
-  iovec iov[kBatch][2];
-  uint8_t frames[kBatch][kFrameHeader];
-  mmsghdr messages[kBatch];
-  sockaddr_in peers[kBatch];
+  std::vector<uint8_t> headers(kBatch * kMaxParts * kSegmentHeader);
+  std::vector<iovec> iov(kBatch * kMaxParts * 2);
+  std::vector<mmsghdr> messages(max_messages);
+  std::vector<sockaddr_in> peers(max_messages);
+  constexpr size_t kControl = CMSG_SPACE(sizeof(uint16_t));
+  std::vector<uint8_t> controls(max_messages * kControl);
   const uint32_t mask = local_.subnet.Mask();
+  // The largest datagram that crosses the underlay unfragmented; a train sent with UDP GSO is
+  // at most 64 segments and 64 KiB of UDP payload (65507 bytes over IPv4).
+  const size_t max_payload = mtu_;
   uint32_t sequence = 0;
-  while (WaitReadable(tun_.get(), stop_event_.get())) {
-    int count = 0;
+  // Sending a batch takes a while (the kernel runs much of the peer's receive path in it):
+  // read again before sleeping in poll(), which only comes after a read round found nothing.
+  bool drained = true;
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    if (drained && !WaitReadable(tun_.get(), stop_event_.get())) break;
+    int reads = 0;
+    size_t count = 0;
+    size_t iovs = 0;
     int packets = 0;
+    const bool gso = gso_.load(std::memory_order_relaxed);
+    auto add = [&](const sockaddr_in& to, size_t first_iov, size_t iov_count, uint16_t segment) {
+      peers[count] = to;
+      messages[count] = {};
+      msghdr& m = messages[count].msg_hdr;
+      m.msg_name = &peers[count];
+      m.msg_namelen = sizeof(sockaddr_in);
+      m.msg_iov = &iov[first_iov];
+      m.msg_iovlen = iov_count;
+      if (segment != 0) {
+        m.msg_control = &controls[count * kControl];
+        m.msg_controllen = kControl;
+        cmsghdr* c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        std::memcpy(CMSG_DATA(c), &segment, sizeof(segment));
+      }
+      ++count;
+    };
     {
       std::shared_lock lock(peers_mutex_);
-      while (count + 2 <= kBatch) {
+      while (packets < kBatch) {
         uint8_t* buffer = buffers.data() + packets * kBufferSize;
         ssize_t n = read(tun_.get(), buffer, kBufferSize);
         if (n <= static_cast<ssize_t>(kVnetHeader)) break;  // EAGAIN: the TUN queue is empty
-        const uint8_t* packet = buffer + kVnetHeader;
+        ++reads;
+        uint8_t* packet = buffer + kVnetHeader;
         const size_t length = static_cast<size_t>(n) - kVnetHeader;
         auto peer = peers_.find(DestinationOf(packet, length) & mask);
         if (peer == peers_.end()) {
           dropped_.fetch_add(1, std::memory_order_relaxed);
           continue;
         }
-        ++packets;
         sockaddr_in to{};
         to.sin_family = AF_INET;
         to.sin_port = htons(config_.port);
         to.sin_addr.s_addr = htonl(peer->second);
         VnetHeader header;
         std::memcpy(&header, buffer, sizeof(header));
-        auto add = [&](int iovs) {
-          peers[count] = to;
-          messages[count] = {};
-          messages[count].msg_hdr.msg_name = &peers[count];
-          messages[count].msg_hdr.msg_namelen = sizeof(sockaddr_in);
-          messages[count].msg_hdr.msg_iov = iov[count];
-          messages[count].msg_hdr.msg_iovlen = iovs;
-          ++count;
-        };
-        if (PlainPacket(header)) {  // flannel's format: the IP packet alone
-          iov[count][0] = {const_cast<uint8_t*>(packet), length};
-          add(1);
+        if (header.gso_type == 0) {
+          // flannel's format, the IP packet alone, with the checksum the kernel left to the
+          // "device" completed here (a small packet: cheaper than a frame).
+          if ((header.flags & kNeedsChecksum) != 0 &&
+              !CompleteChecksum({packet, length}, header.csum_start, header.csum_offset)) {
+            dropped_.fetch_add(1, std::memory_order_relaxed);
+            continue;
+          }
+          ++packets;
+          iov[iovs] = {packet, length};
+          add(to, iovs, 1, 0);
+          ++iovs;
           continue;
         }
-        const size_t total = static_cast<size_t>(n);
-        const uint8_t parts = total > kMaxChunk ? 2 : 1;
+        const std::optional<SegmentPlan> plan = PlanSegments(static_cast<size_t>(n), max_payload);
+        if (!plan) {
+          dropped_.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+        ++packets;
         ++sequence;
-        for (uint8_t part = 0; part < parts; ++part) {
-          const size_t offset = part * kMaxChunk;
-          uint8_t* frame = frames[count];
-          frame[0] = 0;
-          frame[1] = 'K';
-          frame[2] = part;
-          frame[3] = parts;
-          std::memcpy(frame + 4, &sequence, 4);
-          iov[count][0] = {frame, kFrameHeader};
-          iov[count][1] = {buffer + offset, std::min(kMaxChunk, total - offset)};
-          add(2);
+        const size_t segment = kSegmentHeader + plan->slice;
+        const size_t per_train =
+            gso ? std::min<size_t>(kMaxGsoSegments, kMaxUdpPayload / segment) : 1;
+        size_t train_start = iovs;
+        size_t in_train = 0;
+        for (uint8_t part = 0; part < plan->parts; ++part) {
+          uint8_t* frame = &headers[(packets - 1) * kMaxParts * kSegmentHeader +
+                                    part * kSegmentHeader];
+          WriteSegmentHeader({.parts = plan->parts, .part = part, .slice = plan->slice,
+                              .sequence = sequence},
+                             frame);
+          const size_t offset = size_t{part} * plan->slice;
+          iov[iovs++] = {frame, kSegmentHeader};
+          iov[iovs++] = {buffer + offset,
+                         std::min<size_t>(plan->slice, static_cast<size_t>(n) - offset)};
+          ++in_train;
+          if (in_train == per_train || part + 1 == plan->parts) {
+            add(to, train_start, iovs - train_start,
+                in_train > 1 ? static_cast<uint16_t>(segment) : 0);
+            train_start = iovs;
+            in_train = 0;
+          }
         }
       }
     }
-    int sent = 0;
+    size_t sent = 0;
     while (sent < count) {
-      int n = sendmmsg(udp_.get(), messages + sent, count - sent, 0);
+      int n = sendmmsg(udp_.get(), messages.data() + sent, count - sent, 0);
       sendmmsg_calls_.fetch_add(1, std::memory_order_relaxed);
       if (n < 0) {
         if (errno == EINTR) continue;
@@ -257,40 +315,67 @@ void UdpBackend::TunToUdp() {
           poll(&out, 1, 100);
           continue;
         }
+        if (gso && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
+          // The route's device cannot take UDP GSO (no checksum offload, smaller path MTU):
+          // from now on one datagram per segment.
+          spdlog::warn("udp: UDP GSO send failed ({}); sending segments one by one",
+                       std::strerror(errno));
+          gso_.store(false, std::memory_order_relaxed);
+        }
         dropped_.fetch_add(count - sent, std::memory_order_relaxed);  // e.g. unreachable peer
         break;
       }
-      sent += n;
+      sent += static_cast<size_t>(n);
     }
     tun_packets_.fetch_add(packets, std::memory_order_relaxed);
+    drained = reads == 0;
   }
 }
 
 void UdpBackend::UdpToTun() {
-  std::vector<uint8_t> buffers(kBatch * kBufferSize);
+  std::vector<uint8_t> buffers(kBatch * kReceiveBuffer);
+  constexpr size_t kControl = CMSG_SPACE(sizeof(int));
+  std::vector<uint8_t> controls(kBatch * kControl);
   iovec iov[kBatch];
   mmsghdr messages[kBatch];
   sockaddr_in from[kBatch];
   for (int i = 0; i < kBatch; ++i) {
-    iov[i] = {buffers.data() + i * kBufferSize, kBufferSize};
+    iov[i] = {buffers.data() + i * kReceiveBuffer, kReceiveBuffer};
   }
   const uint32_t mask = local_.subnet.Mask();
   const uint32_t own = local_.subnet.Network().address.value;
   const VnetHeader plain{};
-  // The first half of a two-part frame, per sender, until its second half arrives.
-  struct Pending {
-    uint32_t sequence = 0;
-    std::vector<uint8_t> data;
-  };
-  std::unordered_map<uint32_t, Pending> pending;
-  auto for_us = [&](const uint8_t* packet, size_t length) {
-    return (DestinationOf(packet, static_cast<ssize_t>(length)) & mask) == own;
-  };
+  FrameReceiver receiver;
+  std::vector<FrameReceiver::Datagram> batch;
+  batch.reserve(kBatch);
+  uint64_t receiver_dropped = 0;
   auto deliver = [&](const iovec* parts, int count, size_t length) {
     if (writev(tun_.get(), parts, count) == static_cast<ssize_t>(length)) {
       udp_packets_.fetch_add(1, std::memory_order_relaxed);
     } else {
       dropped_.fetch_add(1, std::memory_order_relaxed);
+    }
+  };
+  // Only packets for this node's subnet go into flannel0 (not an open relay).
+  const FrameReceiver::Sink sink = [&](bool raw, std::span<const iovec> pieces, size_t length) {
+    uint8_t start[kVnetHeader + 20];
+    size_t have = 0;
+    for (const iovec& piece : pieces) {
+      const size_t take = std::min(sizeof(start) - have, piece.iov_len);
+      std::memcpy(start + have, piece.iov_base, take);
+      have += take;
+      if (have == sizeof(start)) break;
+    }
+    const size_t skip = raw ? 0 : kVnetHeader;
+    if (have < skip || (DestinationOf(start + skip, have - skip) & mask) != own) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    if (raw) {
+      const iovec parts[2] = {{const_cast<VnetHeader*>(&plain), kVnetHeader}, pieces[0]};
+      deliver(parts, 2, kVnetHeader + length);
+    } else {
+      deliver(pieces.data(), static_cast<int>(pieces.size()), length);
     }
   };
   while (WaitReadable(udp_.get(), stop_event_.get())) {
@@ -301,63 +386,35 @@ void UdpBackend::UdpToTun() {
         messages[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
         messages[i].msg_hdr.msg_iov = &iov[i];
         messages[i].msg_hdr.msg_iovlen = 1;
+        messages[i].msg_hdr.msg_control = &controls[i * kControl];
+        messages[i].msg_hdr.msg_controllen = kControl;
       }
       int n = recvmmsg(udp_.get(), messages, kBatch, MSG_DONTWAIT, nullptr);
       if (n <= 0) break;
       recvmmsg_calls_.fetch_add(1, std::memory_order_relaxed);
       std::shared_lock lock(peers_mutex_);
+      batch.clear();
       for (int i = 0; i < n; ++i) {
-        uint8_t* data = static_cast<uint8_t*>(iov[i].iov_base);
+        const msghdr& m = messages[i].msg_hdr;
         const size_t length = messages[i].msg_len;
         const uint32_t sender = ntohl(from[i].sin_addr.s_addr);
-        if (!peer_ips_.contains(sender) || length == 0) {
+        if (!peer_ips_.contains(sender) || length == 0 || (m.msg_flags & MSG_TRUNC) != 0) {
           dropped_.fetch_add(1, std::memory_order_relaxed);
           continue;
         }
-        if ((data[0] >> 4) == 4) {  // flannel's format
-          if (!for_us(data, length)) {
-            dropped_.fetch_add(1, std::memory_order_relaxed);
-            continue;
+        // With UDP_GRO a datagram may be a whole train; the kernel says its segment size.
+        int segment = 0;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&m), c)) {
+          if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+            std::memcpy(&segment, CMSG_DATA(c), sizeof(segment));
           }
-          const iovec parts[2] = {{const_cast<VnetHeader*>(&plain), kVnetHeader}, {data, length}};
-          deliver(parts, 2, kVnetHeader + length);
-          continue;
         }
-        if (length <= kFrameHeader + kVnetHeader || data[0] != 0 || data[1] != 'K' ||
-            data[3] == 0 || data[3] > 2 || data[2] >= data[3]) {
-          dropped_.fetch_add(1, std::memory_order_relaxed);
-          continue;
-        }
-        uint32_t sequence;
-        std::memcpy(&sequence, data + 4, 4);
-        uint8_t* chunk = data + kFrameHeader;
-        const size_t chunk_length = length - kFrameHeader;
-        if (data[2] == 0) {
-          if (!for_us(chunk + kVnetHeader, chunk_length - kVnetHeader)) {
-            dropped_.fetch_add(1, std::memory_order_relaxed);
-            continue;
-          }
-          if (data[3] == 1) {
-            const iovec parts[1] = {{chunk, chunk_length}};
-            deliver(parts, 1, chunk_length);
-          } else {
-            Pending& first = pending[sender];
-            first.sequence = sequence;
-            first.data.assign(chunk, chunk + chunk_length);
-          }
-          continue;
-        }
-        auto first = pending.find(sender);
-        if (first == pending.end() || first->second.sequence != sequence ||
-            first->second.data.empty()) {
-          dropped_.fetch_add(1, std::memory_order_relaxed);  // its first half was lost
-          continue;
-        }
-        const iovec parts[2] = {{first->second.data.data(), first->second.data.size()},
-                                {chunk, chunk_length}};
-        deliver(parts, 2, first->second.data.size() + chunk_length);
-        first->second.data.clear();
+        batch.push_back({sender, {static_cast<const uint8_t*>(iov[i].iov_base), length},
+                         segment > 0 ? static_cast<size_t>(segment) : 0});
       }
+      receiver.Receive(batch, sink);
+      dropped_.fetch_add(receiver.dropped() - receiver_dropped, std::memory_order_relaxed);
+      receiver_dropped = receiver.dropped();
     }
   }
 }

@@ -3,11 +3,11 @@
 // userspace proxy then carries it over UDP port 8285 to the owner of the destination subnet,
 // whose proxy writes it into its own flannel0.
 // flannel's proxy is one thread doing one read() and one sendto() per packet ("debugging
-// only"); this one runs a thread per direction, batches the UDP side (up to kBatch datagrams
-// per sendmmsg()/recvmmsg()) and opens flannel0 with a virtio-net header and TSO, so a TCP
-// stream arrives as 64 KiB super-packets: one read and one or two datagrams instead of ~45.
-// Wire: a plain packet (no offload pending) travels raw, as flannel's; anything else in kelp's
-// frame "00 'K' part parts seq32" + virtio-net header + (half of) the packet.
+// only"); this one runs a thread per direction, batches the UDP side (sendmmsg/recvmmsg) and
+// opens flannel0 with a virtio-net header and TSO, so a TCP stream arrives as 64 KiB
+// super-packets. Wire: a packet without segmentation pending travels raw, as flannel's (its
+// checksum completed here); a super-packet in kelp's segmented frame (udp_frame.h), MTU-sized
+// datagrams sent as one UDP GSO train (never IP-fragmented) and received with UDP GRO.
 // Datagrams from addresses that are not a peer, or for addresses outside this node's subnet,
 // are dropped (the proxy is not an open relay).
 #pragma once
@@ -21,6 +21,7 @@
 
 #include "common/file.h"
 #include "flannel/backend.h"
+#include "flannel/udp_frame.h"
 
 namespace kelp::flannel {
 
@@ -58,6 +59,7 @@ class UdpBackend final : public Backend {
   UniqueFd tun_;
   UniqueFd udp_;
   UniqueFd stop_event_;  // eventfd that wakes both threads on stop
+  std::atomic<bool> stopping_{false};  // for a thread that is busy, not in poll()
   std::thread tun_to_udp_;
   std::thread udp_to_tun_;
 
@@ -65,6 +67,7 @@ class UdpBackend final : public Backend {
   std::unordered_map<uint32_t, uint32_t> peers_;  // subnet network address → peer public IP
   std::unordered_map<uint32_t, bool> peer_ips_;   // public IPs allowed to send to us
 
+  std::atomic<bool> gso_{true};  // UDP GSO works on the way to the peers
   std::atomic<uint64_t> tun_packets_{0}, udp_packets_{0}, sendmmsg_calls_{0}, recvmmsg_calls_{0},
       dropped_{0};
 };

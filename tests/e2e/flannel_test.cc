@@ -3,7 +3,8 @@
 // `kelp flannel` per node, bare pods attached by the kelp-flannel CNI plugin flannel
 // installed. For vxlan, host-gw and udp: pods talk (ping, TCP) within a node and across nodes;
 // a capture on the underlay shows VXLAN frames on UDP 8472 (vxlan) or datagrams on UDP 8285
-// (udp) carrying the pods' packets, or the pods' own packets (host-gw). For vxlan and host-gw: a
+// (udp) carrying the pods' packets (for udp a bulk TCP stream in kelp's segmented frame, never
+// IP-fragmented), or the pods' own packets (host-gw). For vxlan and host-gw: a
 // deleted Node's route, neighbour and FDB entry go on every other node; a flannel restart leaves
 // the kernel state exactly as it was and sweeps a stale route planted while it was down. Each test
 // has its own prefix, subnet and directory and runs `kelp lab down` at the end whatever happened.
@@ -253,8 +254,12 @@ TEST_P(FlannelTrafficTest, PodsTalkWithinAndAcrossNodes) {
   EXPECT_TRUE(WaitForFileToContain(received, "kelp over flannel", 10s))
       << ReadFile(received).value_or("");
 
-  // A 2 s bulk stream (TCP segmentation offload, full windows; for udp the two-part frames of
-  // 64 KiB super-packets) flows: iperf3 counts what the server received.
+  // A 2 s bulk stream (TCP segmentation offload, full windows; for udp 64 KiB super-packets in
+  // kelp's segmented frame) flows: iperf3 counts what the server received.
+  UnderlayCapture bulk_capture;
+  if (udp) {
+    ASSERT_TRUE(bulk_capture.Start("/run/netns/" + topology_.underlay_netns).ok());
+  }
   Result<std::unique_ptr<ChildProcess>> iperf_server =
       runner_.Start({.argv = pods_->InPod("node02", "pc", {"iperf3", "-s", "-1"}),
                      .output_file = (dir_.path() / "iperf3-server.log").string()});
@@ -277,6 +282,24 @@ TEST_P(FlannelTrafficTest, PodsTalkWithinAndAcrossNodes) {
   EXPECT_GE(bytes->to_number<double>(), 8.0 * 1024 * 1024) << report;
   std::cout << GetParam() << ": bulk stream " << bytes->to_number<double>() / (1 << 20)
             << " MiB in 2 s\n";
+  if (udp) {
+    // The stream's super-packets cross the LAN as kelp's frame in MTU-sized UDP segments (a
+    // GSO train is captured whole), never as IP fragments.
+    int frames = 0;
+    int fragments = 0;
+    for (const CapturedPacket& p : bulk_capture.Stop()) {
+      if (p.src != Node("node01").address || p.dst != Node("node02").address) continue;
+      if (p.fragment) ++fragments;
+      if (p.udp_dport == 8285 && p.kelp_frame && p.inner_src == a && p.inner_dst == c &&
+          p.inner_protocol == 6) {
+        ++frames;
+      }
+    }
+    std::cout << "udp: bulk stream: " << frames << " kelp frames with the pods' TCP, "
+              << fragments << " IP fragments\n";
+    EXPECT_GE(frames, 1);
+    EXPECT_EQ(fragments, 0);
+  }
 
   Status deleted = pods_->Delete("node01", "pb");
   EXPECT_TRUE(deleted.ok()) << deleted.ToString();

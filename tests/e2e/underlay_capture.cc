@@ -10,6 +10,7 @@
 #include <future>
 
 #include "common/file.h"
+#include "flannel/udp_frame.h"
 #include "net/netns.h"
 
 namespace kelp::e2e {
@@ -39,11 +40,27 @@ bool Decode(const uint8_t* frame, size_t n, CapturedPacket& packet) {
   n -= 14;
   const size_t payload = DecodeIpv4(ip, n, packet.src, packet.dst, packet.protocol);
   if (payload == 0) return false;
+  const uint16_t fragment_field = static_cast<uint16_t>((ip[6] << 8) | ip[7]);
+  packet.fragment = (fragment_field & 0x3fff) != 0;  // MF or an offset
+  if ((fragment_field & 0x1fff) != 0) return true;   // not the first fragment: no UDP header
   if (packet.protocol != 17 || n < payload + 8) return true;
   const uint8_t* udp = ip + payload;
   packet.udp_dport = (udp[2] << 8) | udp[3];
-  if (packet.udp_dport == 8285) {  // flannel udp: the pod's IPv4 packet right after UDP
-    DecodeIpv4(udp + 8, n - payload - 8, packet.inner_src, packet.inner_dst, packet.inner_protocol);
+  if (packet.udp_dport == 8285) {
+    // flannel udp: the pod's IPv4 packet right after UDP, or kelp's segmented frame whose
+    // first segment (part 0) starts with the virtio-net header, then the pod's packet.
+    const uint8_t* data = udp + 8;
+    const size_t length = n - payload - 8;
+    using flannel::kSegmentHeader;
+    using flannel::kVnetHeaderSize;
+    if (length > kSegmentHeader && data[0] == 0 && data[1] == 'K' &&
+        data[2] == flannel::kFrameVersion) {
+      packet.kelp_frame = true;
+      if (data[4] != 0 || length < kSegmentHeader + kVnetHeaderSize) return true;
+      data += kSegmentHeader + kVnetHeaderSize;
+    }
+    DecodeIpv4(data, static_cast<size_t>(udp + 8 + length - data), packet.inner_src,
+               packet.inner_dst, packet.inner_protocol);
     return true;
   }
   if (packet.udp_dport != 8472 && packet.udp_dport != 4789) return true;
