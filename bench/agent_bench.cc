@@ -210,8 +210,9 @@ kelp::Result<fs::path> SetUpCni(Cni cni, const fs::path& tmp, const std::string&
   const fs::path bin_dir = tmp / "cni-bin";
   KELP_RETURN_IF_ERROR(kelp::flannel::InstallCni(
       {.conf_dir = conf_dir, .bin_dir = bin_dir, .kelp_cni_binary = KELP_CNI_BINARY}));
-  KELP_ASSIGN_OR_RETURN(kelp::net::Ipv4Prefix network, kelp::net::Ipv4Prefix::Parse("10.91.0.0/16"));
-  KELP_ASSIGN_OR_RETURN(kelp::net::Ipv4Prefix subnet, kelp::net::Ipv4Prefix::Parse("10.91.7.0/24"));
+  using Prefix = kelp::net::Ipv4Prefix;
+  KELP_ASSIGN_OR_RETURN(Prefix network, Prefix::Parse("10.91.0.0/16"));
+  KELP_ASSIGN_OR_RETURN(Prefix subnet, Prefix::Parse("10.91.7.0/24"));
   KELP_RETURN_IF_ERROR(kelp::WriteFileAtomic(
       "/run/flannel/subnet.env",
       kelp::flannel::FormatSubnetEnv({.network = network, .subnet = subnet, .mtu = 1450})));
@@ -261,16 +262,17 @@ int RunBench(Cni cni, const fs::path& tmp, const std::string& suffix,
   const std::string agent_token = trim(kelp::ReadFile(data / "agent-token").value_or(""));
   const std::string token = trim(kelp::ReadFile(data / "token").value_or(""));
   const std::string node = NodeName(cni, suffix);
-  auto agent = runner.Start({.argv = {KELP_BINARY,      "agent",
-                                      "--server",       url,
-                                      "--token",        agent_token,
-                                      "--node-name",    node,
-                                      "--node-ip",      "192.0.2.10",
-                                      "--data-dir",     (tmp / "agent").string(),
-                                      "--run-dir",      (tmp / "run").string(),
-                                      "--pod-log-dir",  (tmp / "pods").string(),
-                                      "--disable-flannel", "--cni-bin-dir",  bin_dir->string(),
-                                      "--cni-conf-dir", (tmp / "net.d").string()},
+  auto agent = runner.Start({.argv = {KELP_BINARY,        "agent",
+                                      "--server",         url,
+                                      "--token",          agent_token,
+                                      "--node-name",      node,
+                                      "--node-ip",        "192.0.2.10",
+                                      "--data-dir",       (tmp / "agent").string(),
+                                      "--run-dir",        (tmp / "run").string(),
+                                      "--pod-log-dir",    (tmp / "pods").string(),
+                                      "--cni-bin-dir",    bin_dir->string(),
+                                      "--cni-conf-dir",   (tmp / "net.d").string(),
+                                      "--disable-flannel"},
                              .output_file = (tmp / "agent.log").string()});
   if (account) account->Leave();
   if (!agent.ok()) return Fail("start agent", agent.status().ToString());

@@ -484,7 +484,8 @@ TEST_F(RuntimeE2eTest, RunContainerCreatesAndStartsInOneRuncProcess) {
   Result<SandboxStatus> sandbox = runtime_->RunPodSandbox(Pod("runone"));
   ASSERT_TRUE(sandbox.ok()) << sandbox.status().ToString();
   Result<std::string> sleeper = runtime_->RunContainer(
-      sandbox->id, {.name = "sleeper", .image = "busybox", .command = {"sh", "-c", "echo up; sleep 60"}});
+      sandbox->id,
+      {.name = "sleeper", .image = "busybox", .command = {"sh", "-c", "echo up; sleep 60"}});
   ASSERT_TRUE(sleeper.ok()) << sleeper.status().ToString();
   Result<ContainerStatus> running = runtime_->GetContainerStatus(*sleeper);
   ASSERT_TRUE(running.ok()) << running.status().ToString();
@@ -508,7 +509,8 @@ TEST_F(RuntimeE2eTest, RunContainerCreatesAndStartsInOneRuncProcess) {
 
   // A container that exits before runc run returns: the shim still reaps it and records it.
   Result<std::string> quick = runtime_->RunContainer(
-      sandbox->id, {.name = "quick", .image = "busybox", .command = {"sh", "-c", "echo bye; exit 3"}});
+      sandbox->id,
+      {.name = "quick", .image = "busybox", .command = {"sh", "-c", "echo bye; exit 3"}});
   ASSERT_TRUE(quick.ok()) << quick.status().ToString();
   Result<ContainerStatus> quick_done = runtime_->WaitContainer(*quick, 30s);
   ASSERT_TRUE(quick_done.ok()) << quick_done.status().ToString();

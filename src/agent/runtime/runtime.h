@@ -132,8 +132,8 @@ class ContainerRuntime {
   std::string PodCgroupPath(const std::string& pod_uid) const;
 
  private:
-  Result<std::string> CreateContainer(const std::string& sandbox_id,
-                                      const ContainerConfig& config, bool start);
+  Result<std::string> CreateContainer(const std::string& sandbox_id, const ContainerConfig& config,
+                                      bool start);
   Status RecordStarted(const std::string& container_id);
   ContainerRuntime(RuntimeOptions options, ProcessRunner& runner, ImageSource& images);
   Status Recover();

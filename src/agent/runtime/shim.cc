@@ -1,5 +1,6 @@
-// kelp-shim: daemonize, `runc create` (or `runc run --detach`), report, then pump the container's output into the CRI
-// log and wait (as child subreaper) for its init process; record the exit in exit.json.
+// kelp-shim: daemonize, `runc create` (or `runc run --detach`), report, then pump the container's
+// output into the CRI log and wait (as child subreaper) for its init process; record the exit in
+// exit.json.
 #include "agent/runtime/shim.h"
 
 #include <fcntl.h>
@@ -178,10 +179,13 @@ class Monitor {
     // --start: `runc run --detach` creates and starts in one runc process (one Go process
     // start less per container than `runc create` + `runc start`).
     const char* verb = options_.start ? "run" : "create";
-    std::vector<std::string> args = {options_.runc, "--root", options_.root, "--log",
-                                     (state / "runc.log").string(), "--log-format", "json", verb};
+    std::vector<std::string> args = {
+        options_.runc,  "--root", options_.root, "--log", (state / "runc.log").string(),
+        "--log-format", "json"};
+    args.push_back(verb);
     if (options_.start) args.push_back("--detach");
-    args.insert(args.end(), {"--bundle", options_.bundle, "--pid-file", (state / "init.pid").string()});
+    args.insert(args.end(), {"--bundle", options_.bundle, "--pid-file"});
+    args.push_back((state / "init.pid").string());
     if (options_.tty) {
       args.push_back("--console-socket");
       args.push_back(console_dir + "/c.sock");

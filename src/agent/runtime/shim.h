@@ -36,7 +36,7 @@ struct ShimOptions {
   std::string log_path;    // CRI log file
   std::string state_dir;   // shim.json, exit.json, runc.log, init.pid live here
   bool tty = false;
-  bool start = false;      // `runc run --detach` instead of `runc create`
+  bool start = false;  // `runc run --detach` instead of `runc create`
 };
 
 // argv (after the binary) for launching the shim, and its parser (argv[0] is the binary).
