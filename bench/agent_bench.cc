@@ -1,10 +1,19 @@
 // agent_bench: the node agent under a burst — 30 busybox pods created at once through the API
-// (30 client threads) on one real `kelp agent` (runc + kelp-shim, reference bridge +
-// host-local CNI), timed from each create call to the pod's first Running status seen by a
-// watch: p50/p99, and the agent's RSS (now and peak) once they all run. The baseline, measured
-// first in the same run, is one pod created alone. Root; `kelp server --disable-agent` and
-// `kelp agent` run as processes inside a private mount namespace and a network namespace of
-// the bench's own, with temp directories bound over /run/netns and /var/lib/cni.
+// (30 client threads) on one real `kelp agent` (runc + kelp-shim), timed from each create call
+// to the pod's first Running status seen by a watch: p50/p99, the CPU the burst cost (server,
+// agent, and everything they started: kelp-shim, runc, runc init, CNI plugins, containers,
+// from a cpuacct cgroup of the bench's own), and the agent's RSS (now and peak) once they all
+// run. The baseline, measured first in the same run, is one pod created alone.
+// Two CNI setups, each on a fresh server + agent (`--cni kelp|reference|both`, default both):
+//   kelp       what a kelp user gets: the kelp-flannel conflist and plugin links the agent's
+//              flannel installs (kelp-flannel -> kelp-bridge + kelp-ipam, one C++ process),
+//              with a subnet.env as flanneld writes it;
+//   reference  the reference Go plugins (bridge + host-local from /usr/lib/cni).
+// Every result line names its CNI. The burst's CLOCK_MONOTONIC window is printed so a
+// system-wide `perf record -k CLOCK_MONOTONIC` can be cut to it (bench/agent_bench_profile.sh).
+// Root; `kelp server --disable-agent` and `kelp agent` run as processes inside a private mount
+// namespace and a network namespace of the bench's own, with temp directories bound over
+// /run/netns, /var/lib/cni and /run/flannel.
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -20,6 +29,7 @@
 #include <map>
 #include <mutex>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "agent/runtime/cgroups.h"
@@ -31,6 +41,8 @@
 #include "common/json.h"
 #include "common/process.h"
 #include "common/testing/temp_dir.h"
+#include "flannel/cni_install.h"
+#include "flannel/net_conf.h"
 #include "net/netns.h"
 
 namespace {
@@ -57,6 +69,64 @@ double StatusKb(pid_t pid, const std::string& field) {
   }
   return 0;
 }
+
+// CPU seconds (user + system) of one live process.
+double ProcessCpuSeconds(pid_t pid) {
+  std::string stat = kelp::ReadFile("/proc/" + std::to_string(pid) + "/stat").value_or("");
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::atof(field.c_str());  // utime, stime
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double MonotonicSeconds() {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
+// A cpuacct cgroup below the bench's own: the server and the agent are started inside it, so
+// everything they start (shims, runc, CNI plugins, and the containers, whose cgroups runc nests
+// below its own) is counted in cpuacct.usage. The bench itself stays outside.
+class CpuAccount {
+ public:
+  static std::optional<CpuAccount> Create(const std::string& name) {
+    auto cgroups = kelp::agent::Cgroups::Discover();
+    if (!cgroups.ok()) return std::nullopt;
+    auto dir = cgroups->Resolve("cpuacct", name);
+    if (!dir.ok()) return std::nullopt;
+    CpuAccount account;
+    account.name_ = name;
+    account.parent_ = dir->parent_path();
+    account.dir_ = *dir;
+    std::error_code ec;
+    fs::create_directories(account.dir_, ec);
+    if (ec) return std::nullopt;
+    return account;
+  }
+  // Moves the calling process in (Enter) or back (Leave); children started in between stay.
+  bool Enter() { return Move(dir_); }
+  bool Leave() { return Move(parent_); }
+  double Seconds() const {
+    return std::atof(kelp::ReadFile(dir_ / "cpuacct.usage").value_or("0").c_str()) / 1e9;
+  }
+  const std::string& name() const { return name_; }
+
+ private:
+  bool Move(const fs::path& to) const {
+    std::ofstream procs(to / "cgroup.procs");
+    procs << ::getpid() << std::flush;
+    return procs.good();
+  }
+  std::string name_;
+  fs::path parent_;
+  fs::path dir_;
+};
 
 int Fail(const std::string& what, const std::string& why) {
   std::fprintf(stderr, "agent_bench: %s: %s\n", what.c_str(), why.c_str());
@@ -115,8 +185,45 @@ class RunningWatch {
   std::map<std::string, Clock::time_point> bound_;
 };
 
-int RunBench(const fs::path& tmp, const std::string& suffix, kelp::SubprocessRunner& runner,
-             std::vector<std::unique_ptr<kelp::ChildProcess>>& children) {
+enum class Cni { kKelp, kReference };
+
+std::string NodeName(Cni cni, const std::string& suffix) {
+  return std::string(cni == Cni::kKelp ? "abk-" : "abr-") + suffix;
+}
+
+const char* CniLabel(Cni cni) {
+  return cni == Cni::kKelp ? "kelp-cni (kelp-flannel -> kelp-bridge + kelp-ipam)"
+                           : "reference bridge + host-local";
+}
+
+// The node's CNI configuration in `tmp`; returns the --cni-bin-dir to give the agent.
+kelp::Result<fs::path> SetUpCni(Cni cni, const fs::path& tmp, const std::string& suffix) {
+  const fs::path conf_dir = tmp / "net.d";
+  if (cni == Cni::kReference) {
+    std::ofstream(conf_dir / "10-bench.conflist")
+        << R"({"cniVersion":"1.0.0","name":"abnet","plugins":[{"type":"bridge","bridge":"ab)"
+        << suffix.substr(0, 10) << R"(","isGateway":true,"ipam":{"type":"host-local",)"
+        << R"("subnet":"10.90.0.0/24","dataDir":")" << (tmp / "ipam").string() << R"("}}]})";
+    return fs::path("/usr/lib/cni");
+  }
+  // What the agent's flannel installs, and the subnet.env flanneld would write for the node.
+  const fs::path bin_dir = tmp / "cni-bin";
+  KELP_RETURN_IF_ERROR(kelp::flannel::InstallCni(
+      {.conf_dir = conf_dir, .bin_dir = bin_dir, .kelp_cni_binary = KELP_CNI_BINARY}));
+  using Prefix = kelp::net::Ipv4Prefix;
+  KELP_ASSIGN_OR_RETURN(Prefix network, Prefix::Parse("10.91.0.0/16"));
+  KELP_ASSIGN_OR_RETURN(Prefix subnet, Prefix::Parse("10.91.7.0/24"));
+  KELP_RETURN_IF_ERROR(kelp::WriteFileAtomic(
+      "/run/flannel/subnet.env",
+      kelp::flannel::FormatSubnetEnv({.network = network, .subnet = subnet, .mtu = 1450})));
+  return bin_dir;
+}
+
+int RunBench(Cni cni, const fs::path& tmp, const std::string& suffix,
+             kelp::SubprocessRunner& runner,
+             std::vector<std::unique_ptr<kelp::ChildProcess>>& children, CpuAccount* account) {
+  auto bin_dir = SetUpCni(cni, tmp, suffix);
+  if (!bin_dir.ok()) return Fail("CNI setup", bin_dir.status().ToString());
   const fs::path tar = tmp / "busybox.tar";
   auto built = runner.Run(
       {.argv = {"bash", fs::path(KELP_SOURCE_DIR) / "tools" / "mkimage", "busybox", tar.string()},
@@ -131,6 +238,8 @@ int RunBench(const fs::path& tmp, const std::string& suffix, kelp::SubprocessRun
     return Fail("images load", loaded.ok() ? loaded->stderr_data : loaded.status().ToString());
   }
   const fs::path data = tmp / "server";
+  // The server and the agent (and all they start) run in the accounting cgroup; the bench not.
+  if (account && !account->Enter()) return Fail("cpuacct", "cannot enter " + account->name());
   auto server =
       runner.Start({.argv = {KELP_BINARY, "server", "--data-dir", data.string(), "--bind-address",
                              "127.0.0.1", "--https-listen-port", "0", "--disable-agent"},
@@ -152,20 +261,23 @@ int RunBench(const fs::path& tmp, const std::string& suffix, kelp::SubprocessRun
   };
   const std::string agent_token = trim(kelp::ReadFile(data / "agent-token").value_or(""));
   const std::string token = trim(kelp::ReadFile(data / "token").value_or(""));
-  const std::string node = "ab-" + suffix;
-  auto agent = runner.Start({.argv = {KELP_BINARY,      "agent",
-                                      "--server",       url,
-                                      "--token",        agent_token,
-                                      "--node-name",    node,
-                                      "--node-ip",      "192.0.2.10",
-                                      "--data-dir",     (tmp / "agent").string(),
-                                      "--run-dir",      (tmp / "run").string(),
-                                      "--pod-log-dir",  (tmp / "pods").string(),
-                                      "--disable-flannel", "--cni-bin-dir",  "/usr/lib/cni",
-                                      "--cni-conf-dir", (tmp / "net.d").string()},
+  const std::string node = NodeName(cni, suffix);
+  auto agent = runner.Start({.argv = {KELP_BINARY,        "agent",
+                                      "--server",         url,
+                                      "--token",          agent_token,
+                                      "--node-name",      node,
+                                      "--node-ip",        "192.0.2.10",
+                                      "--data-dir",       (tmp / "agent").string(),
+                                      "--run-dir",        (tmp / "run").string(),
+                                      "--pod-log-dir",    (tmp / "pods").string(),
+                                      "--cni-bin-dir",    bin_dir->string(),
+                                      "--cni-conf-dir",   (tmp / "net.d").string(),
+                                      "--disable-flannel"},
                              .output_file = (tmp / "agent.log").string()});
+  if (account) account->Leave();
   if (!agent.ok()) return Fail("start agent", agent.status().ToString());
   const pid_t agent_pid = (*agent)->pid();
+  const pid_t server_pid = children.back()->pid();
   children.push_back(std::move(*agent));
 
   auto client = kelp::client::HttpsApiClient::Create(
@@ -218,7 +330,17 @@ int RunBench(const fs::path& tmp, const std::string& suffix, kelp::SubprocessRun
   const double rss_idle = StatusKb(agent_pid, "VmRSS:") / 1024;
   std::vector<std::string> names;
   for (int i = 0; i < kPods; ++i) names.push_back("burst-" + std::to_string(i));
+  const double cpu_before = account ? account->Seconds() : 0;
+  const double server_before = ProcessCpuSeconds(server_pid);
+  const double agent_before = ProcessCpuSeconds(agent_pid);
+  double load_before = 0;
+  (void)::getloadavg(&load_before, 1);
+  const double window_start = MonotonicSeconds();
   std::vector<double> burst = create_and_time(names);
+  const double window_end = MonotonicSeconds();
+  const double cpu = (account ? account->Seconds() : 0) - cpu_before;
+  const double server_cpu = ProcessCpuSeconds(server_pid) - server_before;
+  const double agent_cpu = ProcessCpuSeconds(agent_pid) - agent_before;
   if (burst.empty()) return Fail("30 pods", kelp::ReadFile(tmp / "agent.log").value_or(""));
   // Settle: a few resync rounds with everything running, then the agent's memory.
   std::this_thread::sleep_for(3s);  // measuring steady-state memory, not waiting for a state
@@ -228,66 +350,64 @@ int RunBench(const fs::path& tmp, const std::string& suffix, kelp::SubprocessRun
 
   double load = 0;
   (void)::getloadavg(&load, 1);
+  const char* label = CniLabel(cni);
   std::printf(
-      "agent_bench: %d busybox pods created at once through the API on one kelp agent "
-      "(runc + kelp-shim, bridge + host-local); %u cores, load average %.1f\n",
-      kPods, std::thread::hardware_concurrency(), load);
-  std::printf("  create -> Running, one pod alone (baseline)   %7.1f ms\n", single[0]);
+      "agent_bench [%s]: %d busybox pods created at once through the API on one kelp agent "
+      "(runc + kelp-shim); %u cores, load average %.1f before the burst, %.1f after\n",
+      label, kPods, std::thread::hardware_concurrency(), load_before, load);
+  std::printf("  [%s] create -> Running, one pod alone (baseline)   %7.1f ms\n", label, single[0]);
   std::printf(
-      "  create -> Running, %d at once                 p50 %7.1f ms   p99 %7.1f ms   "
+      "  [%s] create -> Running, %d at once   p50 %7.1f ms   p99 %7.1f ms   "
       "(target p99 < 2000 ms)\n",
-      kPods, Percentile(burst, 0.5), Percentile(burst, 0.99));
-  std::printf("    of which create -> bound by the scheduler   p50 %7.1f ms   p99 %7.1f ms\n",
-              Percentile(scheduled, 0.5), Percentile(scheduled, 0.99));
-  std::printf("  ratio p99 (%d at once) / one pod alone: %.2f\n", kPods,
+      label, kPods, Percentile(burst, 0.5), Percentile(burst, 0.99));
+  std::printf("  [%s]   of which create -> bound by the scheduler   p50 %7.1f ms   p99 %7.1f ms\n",
+              label, Percentile(scheduled, 0.5), Percentile(scheduled, 0.99));
+  std::printf("  [%s] ratio p99 (%d at once) / one pod alone: %.2f\n", label, kPods,
               Percentile(burst, 0.99) / single[0]);
+  if (account) {
+    std::printf(
+        "  [%s] CPU of the burst: %.0f ms per pod (server %.0f, agent %.0f, the rest: kelp-shim, "
+        "runc, runc init, CNI plugins, containers %.0f); %.2f s CPU in %.2f s wall\n",
+        label, 1000 * cpu / kPods, 1000 * server_cpu / kPods, 1000 * agent_cpu / kPods,
+        1000 * (cpu - server_cpu - agent_cpu) / kPods, cpu, window_end - window_start);
+  }
+  std::printf("  [%s] burst window (CLOCK_MONOTONIC s): %.3f %.3f\n", label, window_start,
+              window_end);
   std::printf(
-      "  agent RSS: %.1f MB with 1 pod, %.1f MB with %d pods, peak %.1f MB "
+      "  [%s] agent RSS: %.1f MB with 1 pod, %.1f MB with %d pods, peak %.1f MB "
       "(target < 30 MB)\n",
-      rss_idle, rss, kPods + 1, peak);
+      label, rss_idle, rss, kPods + 1, peak);
+  std::fflush(stdout);
   return 0;
 }
 
-}  // namespace
 
-int main() {
-  if (::geteuid() != 0) {
-    std::fprintf(stderr, "agent_bench: needs root\n");
-    return 1;
-  }
-  if (::unshare(CLONE_NEWNS) != 0 || ::mount("", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-    std::perror("agent_bench: private mount namespace");
-    return 1;
-  }
+// One setup on a fresh server + agent; everything it made is removed before returning.
+int RunOne(Cni cni, const std::string& suffix, kelp::SubprocessRunner& runner) {
   kelp::testing::ScopedTempDir tmp;
-  const std::string suffix = std::to_string(::getpid());
-  auto node = kelp::net::NamedNetns::Create("kelp-ab-" + suffix);
-  if (!node.ok()) return Fail("node netns", node.status().ToString());
-  if (::setns((*node)->fd(), CLONE_NEWNET) != 0) {
-    std::perror("agent_bench: setns");
-    return 1;
-  }
-  kelp::SubprocessRunner runner;
-  (void)runner.Run({.argv = {"ip", "link", "set", "lo", "up"}});
-  (void)runner.Run({.argv = {"ip", "addr", "add", "192.0.2.10/32", "dev", "lo"}});
-  for (const char* dir : {"netns", "cni", "net.d", "run", "pods", "agent"}) {
+  for (const char* dir : {"netns", "cni", "flannel", "net.d", "run", "pods", "agent"}) {
     fs::create_directories(tmp.path() / dir);
   }
   std::vector<std::string> bound;
-  for (const auto& [source, target] : {std::pair{"netns", "/run/netns"}, {"cni", "/var/lib/cni"}}) {
+  int exit_code = 0;
+  for (const auto& [source, target] : {std::pair{"netns", "/run/netns"},
+                                       {"cni", "/var/lib/cni"},
+                                       {"flannel", "/run/flannel"}}) {
     fs::create_directories(target);
     if (::mount((tmp.path() / source).c_str(), target, nullptr, MS_BIND, nullptr) != 0) {
-      return Fail(std::string("bind ") + target, std::strerror(errno));
+      exit_code = Fail(std::string("bind ") + target, std::strerror(errno));
+      break;
     }
     bound.push_back(target);
   }
-  std::ofstream(tmp.path() / "net.d" / "10-bench.conflist")
-      << R"({"cniVersion":"1.0.0","name":"abnet","plugins":[{"type":"bridge","bridge":"ab)"
-      << suffix.substr(0, 10) << R"(","isGateway":true,"ipam":{"type":"host-local",)"
-      << R"("subnet":"10.90.0.0/24","dataDir":")" << (tmp.path() / "ipam").string() << R"("}}]})";
+  const std::string node = NodeName(cni, suffix);
+  std::optional<CpuAccount> account = CpuAccount::Create("kelp-" + node);
+  if (!account) std::fprintf(stderr, "agent_bench: no cpuacct cgroup; CPU not measured\n");
 
   std::vector<std::unique_ptr<kelp::ChildProcess>> children;
-  int exit_code = RunBench(tmp.path(), suffix, runner, children);
+  if (exit_code == 0) {
+    exit_code = RunBench(cni, tmp.path(), suffix, runner, children, account ? &*account : nullptr);
+  }
 
   // Agent first (containers keep running), then the server; then every container and shim.
   for (auto it = children.rbegin(); it != children.rend(); ++it) (void)(*it)->Terminate(10s);
@@ -311,10 +431,60 @@ int main() {
       }
     }
   }
-  if (auto cgroups = kelp::agent::CgroupV1::Discover(); cgroups.ok()) {
-    (void)cgroups->RemoveTree("kelp/ab-" + suffix);
+  if (auto cgroups = kelp::agent::Cgroups::Discover(); cgroups.ok()) {
+    (void)cgroups->RemoveTree("kelp/" + node);
+    if (account) {
+      // The pods' cgroups nest below the accounting one in its hierarchy; the shims just got
+      // SIGKILL, so give the kernel a moment to empty it.
+      WaitFor([&] { return cgroups->RemoveTree(account->name()).ok(); }, 10s);
+    }
   }
   for (const std::string& target : bound) ::umount2(target.c_str(), MNT_DETACH);
   kelp::agent::testing::UnmountAllUnder(tmp.path());
+  return exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<Cni> setups = {Cni::kKelp, Cni::kReference};
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    std::string_view value = arg.substr(0, 6) == "--cni=" ? arg.substr(6)
+                             : arg == "--cni" && i + 1 < argc ? std::string_view(argv[++i])
+                                                              : std::string_view("?");
+    if (value == "kelp") {
+      setups = {Cni::kKelp};
+    } else if (value == "reference") {
+      setups = {Cni::kReference};
+    } else if (value == "both") {
+      setups = {Cni::kKelp, Cni::kReference};
+    } else {
+      std::fprintf(stderr, "usage: agent_bench [--cni kelp|reference|both]  (default both)\n");
+      return 2;
+    }
+  }
+  if (::geteuid() != 0) {
+    std::fprintf(stderr, "agent_bench: needs root\n");
+    return 1;
+  }
+  if (::unshare(CLONE_NEWNS) != 0 || ::mount("", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    std::perror("agent_bench: private mount namespace");
+    return 1;
+  }
+  const std::string suffix = std::to_string(::getpid());
+  auto node = kelp::net::NamedNetns::Create("kelp-ab-" + suffix);
+  if (!node.ok()) return Fail("node netns", node.status().ToString());
+  if (::setns((*node)->fd(), CLONE_NEWNET) != 0) {
+    std::perror("agent_bench: setns");
+    return 1;
+  }
+  kelp::SubprocessRunner runner;
+  (void)runner.Run({.argv = {"ip", "link", "set", "lo", "up"}});
+  (void)runner.Run({.argv = {"ip", "addr", "add", "192.0.2.10/32", "dev", "lo"}});
+  int exit_code = 0;
+  for (Cni cni : setups) {
+    if (int code = RunOne(cni, suffix, runner); code != 0) exit_code = code;
+  }
   return exit_code;
 }

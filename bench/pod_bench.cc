@@ -213,7 +213,7 @@ int main() {
   }
 
   runtime->reset();
-  auto cgroups = kelp::agent::CgroupV1::Discover();
+  auto cgroups = kelp::agent::Cgroups::Discover();
   if (cgroups.ok()) {
     (void)cgroups->RemoveTree("kelp/pb-" + suffix);
     // The shared parent goes too once nothing else uses it.

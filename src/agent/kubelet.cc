@@ -361,13 +361,14 @@ Status Kubelet::StartContainer(PodRecord& record, ContainerRecord& c, const json
                    {"io.kubernetes.container.name", name}};
   if (init) config.labels["kelp.dev/init-container"] = "true";
 
-  Result<std::string> id = runtime_.CreateContainer(record.sandbox_id, config);
-  Status started = id.ok() ? runtime_.StartContainer(*id) : id.status();
-  if (!started.ok()) {
-    if (id.ok()) (void)runtime_.RemoveContainer(*id);
-    c.waiting_reason = id.ok() ? "RunContainerError" : "CreateContainerError";
-    c.waiting_message = started.message();
-    events_.Record(pod, "Warning", "Failed", "Error: " + started.message());
+  // Created and started by one runc process (`runc run --detach` under the shim). runc 1.1
+  // reports what used to fail at `runc create` (a missing executable, a bad mount, ...) the
+  // same way, so the reason stays CreateContainerError; the runtime leaves nothing behind.
+  Result<std::string> id = runtime_.RunContainer(record.sandbox_id, config);
+  if (!id.ok()) {
+    c.waiting_reason = "CreateContainerError";
+    c.waiting_message = id.status().message();
+    events_.Record(pod, "Warning", "Failed", "Error: " + id.status().message());
     return Status::Ok();  // reported in the status; retried at the next sync
   }
   c.id = *id;

@@ -478,6 +478,66 @@ TEST_F(RuntimeE2eTest, FailuresAreCleanErrors) {
             1);
 }
 
+// RunContainer: created and started by one `runc run --detach` under the shim (what the
+// kubelet uses), with the same records, logs, tty and exit handling as create + start.
+TEST_F(RuntimeE2eTest, RunContainerCreatesAndStartsInOneRuncProcess) {
+  Result<SandboxStatus> sandbox = runtime_->RunPodSandbox(Pod("runone"));
+  ASSERT_TRUE(sandbox.ok()) << sandbox.status().ToString();
+  Result<std::string> sleeper = runtime_->RunContainer(
+      sandbox->id,
+      {.name = "sleeper", .image = "busybox", .command = {"sh", "-c", "echo up; sleep 60"}});
+  ASSERT_TRUE(sleeper.ok()) << sleeper.status().ToString();
+  Result<ContainerStatus> running = runtime_->GetContainerStatus(*sleeper);
+  ASSERT_TRUE(running.ok()) << running.status().ToString();
+  EXPECT_EQ(running->state, ContainerState::kRunning);
+  EXPECT_GT(running->pid, 0);
+  EXPECT_TRUE(running->started_at.has_value());
+  // Already started: runc refuses a second start.
+  EXPECT_EQ(runtime_->StartContainer(*sleeper).code(), StatusCode::kConflict);
+  std::string first_line;
+  Status read = runtime_->ReadLogs(*sleeper, {.follow = true}, [&](std::string_view s) {
+    first_line.append(s);
+    return first_line.find('\n') == std::string::npos;  // stop after the first line
+  });
+  ASSERT_TRUE(read.ok()) << read.ToString();
+  EXPECT_EQ(first_line, "up\n");
+  ASSERT_TRUE(runtime_->StopContainer(*sleeper, 0s).ok());
+  Result<ContainerStatus> stopped = runtime_->GetContainerStatus(*sleeper);
+  ASSERT_TRUE(stopped.ok());
+  EXPECT_EQ(stopped->state, ContainerState::kExited);
+  EXPECT_EQ(stopped->exit_code, 137);
+
+  // A container that exits before runc run returns: the shim still reaps it and records it.
+  Result<std::string> quick = runtime_->RunContainer(
+      sandbox->id,
+      {.name = "quick", .image = "busybox", .command = {"sh", "-c", "echo bye; exit 3"}});
+  ASSERT_TRUE(quick.ok()) << quick.status().ToString();
+  Result<ContainerStatus> quick_done = runtime_->WaitContainer(*quick, 30s);
+  ASSERT_TRUE(quick_done.ok()) << quick_done.status().ToString();
+  EXPECT_EQ(quick_done->exit_code, 3);
+  EXPECT_EQ(quick_done->reason, "Error");
+  EXPECT_THAT(ReadFile(quick_done->log_path).value_or(""), HasSubstr(" stdout F bye"));
+
+  Result<std::string> tty = runtime_->RunContainer(
+      sandbox->id,
+      {.name = "tty", .image = "busybox", .command = {"sh", "-c", "tty; echo done"}, .tty = true});
+  ASSERT_TRUE(tty.ok()) << tty.status().ToString();
+  Result<ContainerStatus> tty_done = runtime_->WaitContainer(*tty, 30s);
+  ASSERT_TRUE(tty_done.ok()) << tty_done.status().ToString();
+  EXPECT_EQ(tty_done->exit_code, 0);
+  EXPECT_THAT(ReadFile(tty_done->log_path).value_or(""), HasSubstr(" stdout F /dev/pts/0\r"));
+
+  // A missing executable fails RunContainer and leaves nothing behind.
+  Result<std::string> missing = runtime_->RunContainer(
+      sandbox->id, {.name = "missing", .image = "busybox", .command = {"/no/such/binary"}});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(missing.status().message(), HasSubstr("no such file"));
+  Result<std::vector<ContainerStatus>> left = runtime_->ListContainers(sandbox->id);
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(left->size(), 3u);  // sleeper, quick, tty
+  for (const ContainerStatus& container : *left) EXPECT_NE(container.name, "missing");
+}
+
 TEST_F(RuntimeE2eTest, ContainersOfAPodShareNamespacesAndVolumes) {
   Result<SandboxStatus> sandbox = runtime_->RunPodSandbox(Pod("duo"));
   ASSERT_TRUE(sandbox.ok()) << sandbox.status().ToString();

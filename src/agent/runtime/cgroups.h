@@ -55,8 +55,7 @@ class Cgroups {
   std::map<std::string, std::string> own_;               // controller → own cgroup path
   bool unified_only_ = false;
 };
-// The name it had while only v1 was supported.
-using CgroupV1 = Cgroups;
+
 
 // Parsers of /proc/<pid>/mountinfo (cgroup v1 mounts: controller → mount point) and
 // /proc/<pid>/cgroup (controller → path; named hierarchies as "name=systemd"); the cgroup2

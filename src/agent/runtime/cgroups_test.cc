@@ -1,10 +1,13 @@
 // cgroup v1 and v2 parsing, cgroupsPath resolution like runc's cgroupfs drivers, stats and removal
-// over a directory tree that stands in for /sys/fs/cgroup; shim state JSON round trips.
+// over a directory tree that stands in for /sys/fs/cgroup; shim state JSON and shim argument
+// round trips.
 #include "agent/runtime/cgroups.h"
 
-#include <fstream>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
 
 #include "agent/runtime/shim.h"
 #include "common/testing/temp_dir.h"
@@ -151,6 +154,51 @@ TEST(ShimStateTest, JsonRoundTrips) {
   EXPECT_EQ(shim->init_pid, 6);
   EXPECT_FALSE(ParseRfc3339("2024-05-06 07:08:09").ok());
   EXPECT_FALSE(ParseRfc3339("2024-05-06T07:08:09+02:00").ok());
+}
+
+Result<ShimOptions> ParseBack(const std::vector<std::string>& args) {
+  std::vector<std::string> copy = args;
+  copy.insert(copy.begin(), "kelp-shim");
+  std::vector<char*> argv;
+  for (std::string& arg : copy) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  return ParseShimArguments(static_cast<int>(copy.size()), argv.data());
+}
+
+TEST(ShimStateTest, ArgumentsRoundTrip) {
+  ShimOptions options{.runc = "/usr/sbin/runc",
+                      .root = "/run/kelp/runc",
+                      .id = "0123456789abcdef0123456789abcdef",
+                      .bundle = "/b",
+                      .log_path = "/l/0.log",
+                      .state_dir = "/s"};
+  for (bool tty : {false, true}) {
+    for (bool start : {false, true}) {
+      options.tty = tty;
+      options.start = start;
+      std::vector<std::string> args = ShimArguments(options);
+      EXPECT_EQ(std::count(args.begin(), args.end(), "--start"), start ? 1 : 0);
+      Result<ShimOptions> parsed = ParseBack(args);
+      ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+      EXPECT_EQ(parsed->runc, options.runc);
+      EXPECT_EQ(parsed->root, options.root);
+      EXPECT_EQ(parsed->id, options.id);
+      EXPECT_EQ(parsed->bundle, options.bundle);
+      EXPECT_EQ(parsed->log_path, options.log_path);
+      EXPECT_EQ(parsed->state_dir, options.state_dir);
+      EXPECT_EQ(parsed->tty, tty);
+      EXPECT_EQ(parsed->start, start);
+    }
+  }
+}
+
+TEST(ShimStateTest, BadArgumentsAreRefused) {
+  EXPECT_FALSE(ParseBack({"--start"}).ok());  // the required flags are missing
+  EXPECT_FALSE(ParseBack({"--root"}).ok());   // a flag without its value
+  Result<ShimOptions> unknown = ParseBack({"--root", "r", "--id", "i", "--bundle", "b",
+                                           "--log-path", "l", "--state-dir", "d", "--detach"});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("--detach"), std::string::npos);
 }
 
 }  // namespace

@@ -496,6 +496,21 @@ std::vector<std::string> ContainerRuntime::ContainerIdsOfSandbox(
 
 Result<std::string> ContainerRuntime::CreateContainer(const std::string& sandbox_id,
                                                       const ContainerConfig& config) {
+  return CreateContainer(sandbox_id, config, /*start=*/false);
+}
+
+Result<std::string> ContainerRuntime::RunContainer(const std::string& sandbox_id,
+                                                   const ContainerConfig& config) {
+  KELP_ASSIGN_OR_RETURN(std::string id, CreateContainer(sandbox_id, config, /*start=*/true));
+  if (Status recorded = RecordStarted(id); !recorded.ok()) {
+    (void)RemoveContainer(id);
+    return recorded;
+  }
+  return id;
+}
+
+Result<std::string> ContainerRuntime::CreateContainer(const std::string& sandbox_id,
+                                                      const ContainerConfig& config, bool start) {
   KELP_ASSIGN_OR_RETURN(SandboxStatus sandbox, LoadSandbox(sandbox_id));
   if (sandbox.state != SandboxState::kReady) {
     return ConflictError("sandbox " + sandbox_id + " is not ready");
@@ -586,7 +601,8 @@ Result<std::string> ContainerRuntime::CreateContainer(const std::string& sandbox
                    .bundle = dir.string(),
                    .log_path = log_path,
                    .state_dir = dir.string(),
-                   .tty = config.tty};
+                   .tty = config.tty,
+                   .start = start};
   ProcessRequest request{.argv = {options_.shim_binary}, .timeout = options_.runc_timeout};
   std::vector<std::string> args = ShimArguments(shim);
   request.argv.insert(request.argv.end(), args.begin(), args.end());
@@ -611,6 +627,10 @@ Status ContainerRuntime::StartContainer(const std::string& container_id) {
   if (!started.ok()) {
     return started.code() == StatusCode::kInternal ? ConflictError(started.message()) : started;
   }
+  return RecordStarted(container_id);
+}
+
+Status ContainerRuntime::RecordStarted(const std::string& container_id) {
   return WriteFileAtomic(
       ContainerDir(container_id) / kStartFile,
       json::serialize(json::object{

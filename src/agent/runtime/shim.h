@@ -1,6 +1,7 @@
 // kelp-shim: one per container, like containerd-shim-runc-v2 or conmon. The runtime runs
-// `kelp-shim --runc R --root ROOT --id ID --bundle B --log-path L --state-dir D [--tty]`;
-// the shim daemonizes (setsid, child subreaper), runs `runc create` with pipes for
+// `kelp-shim --runc R --root ROOT --id ID --bundle B --log-path L --state-dir D [--tty]
+// [--start]`; the shim daemonizes (setsid, child subreaper), runs `runc create` (with
+// --start: `runc run --detach`, created and started by one runc process) with pipes for
 // stdout/stderr (or receives the pty through --console-socket for a tty), reports
 // {"shim_pid":N,"init_pid":M} on stdout and the foreground process exits 0 (1 with the error
 // on stderr). The daemon then copies the container's output into the CRI log file, waits for
@@ -35,10 +36,12 @@ struct ShimOptions {
   std::string log_path;    // CRI log file
   std::string state_dir;   // shim.json, exit.json, runc.log, init.pid live here
   bool tty = false;
+  bool start = false;  // `runc run --detach` instead of `runc create`
 };
 
-// argv (after the binary) for launching the shim.
+// argv (after the binary) for launching the shim, and its parser (argv[0] is the binary).
 std::vector<std::string> ShimArguments(const ShimOptions& options);
+Result<ShimOptions> ParseShimArguments(int argc, char** argv);
 
 struct ShimInfo {
   int shim_pid = 0;
