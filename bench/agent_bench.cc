@@ -272,6 +272,7 @@ int RunBench(Cni cni, const fs::path& tmp, const std::string& suffix,
                                       "--pod-log-dir",    (tmp / "pods").string(),
                                       "--cni-bin-dir",    bin_dir->string(),
                                       "--cni-conf-dir",   (tmp / "net.d").string(),
+                                      "--cgroup-root",    "kelp-ab-" + suffix,
                                       "--disable-flannel"},
                              .output_file = (tmp / "agent.log").string()});
   if (account) account->Leave();
@@ -432,7 +433,7 @@ int RunOne(Cni cni, const std::string& suffix, kelp::SubprocessRunner& runner) {
     }
   }
   if (auto cgroups = kelp::agent::Cgroups::Discover(); cgroups.ok()) {
-    (void)cgroups->RemoveTree("kelp/" + node);
+    (void)cgroups->RemoveTree("kelp-ab-" + suffix);
     if (account) {
       // The pods' cgroups nest below the accounting one in its hierarchy; the shims just got
       // SIGKILL, so give the kernel a moment to empty it.

@@ -117,6 +117,9 @@ int main() {
 
   TimingRunner runner;
   const std::string runc = fs::exists("/usr/sbin/runc") ? "/usr/sbin/runc" : "runc";
+  // A cgroup root of the bench's own: removing a shared "kelp" parent could race with an
+  // agent creating its node's cgroups below it.
+  const std::string cgroup_root = "kelp-pb-" + suffix;
   kelp::agent::RuntimeOptions options{.node_name = "pb-" + suffix,
                                       .state_dir = tmp.path() / "state",
                                       .runc_root = tmp.path() / "runc",
@@ -124,6 +127,7 @@ int main() {
                                       .shim_binary = KELP_SHIM_BINARY,
                                       .netns_dir = tmp.path() / "netns",
                                       .pod_log_dir = tmp.path() / "pods",
+                                      .cgroup_parent = cgroup_root,
                                       .cni = {.conf_dir = tmp.path() / "net.d",
                                               .bin_dirs = {"/usr/lib/cni"},
                                               .cache_dir = tmp.path() / "cni"}};
@@ -186,7 +190,7 @@ int main() {
   if (exit_code == 0) {
     boost::json::object spec = boost::json::parse(*config_text).as_object();
     spec["root"].as_object()["path"] = (bundle / "rootfs").string();
-    spec["linux"].as_object()["cgroupsPath"] = "kelp/pb-" + suffix + "/baseline";
+    spec["linux"].as_object()["cgroupsPath"] = cgroup_root + "/baseline";
     std::ofstream(bundle / "config.json") << boost::json::serialize(spec);
   }
   for (int i = 0; i < kPods && exit_code == 0; ++i) {
@@ -215,14 +219,7 @@ int main() {
   runtime->reset();
   auto cgroups = kelp::agent::Cgroups::Discover();
   if (cgroups.ok()) {
-    (void)cgroups->RemoveTree("kelp/pb-" + suffix);
-    // The shared parent goes too once nothing else uses it.
-    for (const char* controller : {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer",
-                                   "blkio", "pids", "net_cls", "perf_event", "hugetlb",
-                                   "name=systemd", kelp::agent::kUnifiedHierarchy}) {
-      auto dir = cgroups->Resolve(controller, "kelp");
-      if (dir.ok()) ::rmdir(dir->c_str());
-    }
+    (void)cgroups->RemoveTree(cgroup_root);
   }
   kelp::agent::testing::UnmountAllUnder(tmp.path());
   if (exit_code != 0) return exit_code;
