@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -195,22 +196,28 @@ class Monitor {
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
 
-    pid_t runc = ::fork();
-    if (runc < 0) return ErrnoStatus("fork", errno);
-    if (runc == 0) {
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      ::signal(SIGPIPE, SIG_DFL);
-      ::signal(SIGHUP, SIG_DFL);
-      ::signal(SIGINT, SIG_DFL);
-      if (!options_.tty) {
-        ::dup2(out_write.get(), 1);
-        ::dup2(err_write.get(), 2);
-      }
-      ::execvp(argv[0], argv.data());
-      _exit(127);
+    // posix_spawn (a vfork: no copy of our page tables) with runc's signals back to default.
+    posix_spawn_file_actions_t actions;
+    ::posix_spawn_file_actions_init(&actions);
+    if (!options_.tty) {
+      ::posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
+      ::posix_spawn_file_actions_adddup2(&actions, err_write.get(), 2);
     }
+    posix_spawnattr_t attributes;
+    ::posix_spawnattr_init(&attributes);
+    sigset_t none;
+    sigemptyset(&none);
+    sigset_t reset;
+    sigemptyset(&reset);
+    for (int signal : {SIGPIPE, SIGHUP, SIGINT}) sigaddset(&reset, signal);
+    ::posix_spawnattr_setsigmask(&attributes, &none);
+    ::posix_spawnattr_setsigdefault(&attributes, &reset);
+    ::posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t runc = 0;
+    int spawn_error = ::posix_spawnp(&runc, argv[0], &actions, &attributes, argv.data(), environ);
+    ::posix_spawn_file_actions_destroy(&actions);
+    ::posix_spawnattr_destroy(&attributes);
+    if (spawn_error != 0) return ErrnoStatus("spawn " + options_.runc, spawn_error);
     // Only the container may hold the write ends, so their closing means end of output.
     out_write.reset();
     err_write.reset();
