@@ -391,6 +391,16 @@ int RunOne(Cni cni, const std::string& suffix, kelp::SubprocessRunner& runner) {
   }
   std::vector<std::string> bound;
   int exit_code = 0;
+  // What a node keeps under /run lives on tmpfs, as on any systemd host (this machine's /run
+  // may be a plain directory on the root filesystem): the agent's --run-dir (runc's root),
+  // the pinned network namespaces and flannel's subnet.env. The agent's data dir (bundles,
+  // overlay upper dirs, shim state), the pod logs and /var/lib/cni stay on disk.
+  for (const char* dir : {"run", "netns", "flannel"}) {
+    if (::mount("tmpfs", (tmp.path() / dir).c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
+                "mode=0755") != 0) {
+      exit_code = Fail(std::string("tmpfs on ") + dir, std::strerror(errno));
+    }
+  }
   for (const auto& [source, target] : {std::pair{"netns", "/run/netns"},
                                        {"cni", "/var/lib/cni"},
                                        {"flannel", "/run/flannel"}}) {

@@ -1,0 +1,99 @@
+// kelp-shim as a process, with a stand-in for runc: a shell script that records how it was
+// run, starts a short "container init" and writes its pid where runc would.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "agent/runtime/shim.h"
+#include "common/file.h"
+#include "common/process.h"
+#include "common/testing/temp_dir.h"
+
+namespace kelp::agent {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// Runs like `runc --root R --log L --log-format json run --detach --bundle B --pid-file P ID`:
+// writes its environment to <dir of L>/runc.env, starts an init that prints a line and exits 3
+// (orphaned when the script exits, so the shim, a child subreaper, reaps it) and writes its
+// pid to P.
+constexpr char kFakeRunc[] = R"(#!/bin/sh
+log=""; pid_file=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --log) log=$2; shift ;;
+    --pid-file) pid_file=$2; shift ;;
+  esac
+  shift
+done
+env > "$(dirname "$log")/runc.env"
+sh -c 'echo started from the fake runc; exit 3' </dev/null &
+echo $! > "$pid_file"
+)";
+
+class ShimProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    runc_ = tmp_.path() / "runc";
+    std::ofstream(runc_) << kFakeRunc;
+    fs::permissions(runc_, fs::perms::owner_all);
+  }
+
+  // Runs kelp-shim --start with environment `env` and waits for the exit it records.
+  Result<ExitInfo> RunShim(std::vector<std::string> env) {
+    ShimOptions options{.runc = runc_.string(),
+                        .root = (tmp_.path() / "root").string(),
+                        .id = "c1",
+                        .bundle = tmp_.path().string(),
+                        .log_path = (tmp_.path() / "logs" / "0.log").string(),
+                        .state_dir = state_.string(),
+                        .start = true};
+    std::vector<std::string> argv = ShimArguments(options);
+    argv.insert(argv.begin(), KELP_SHIM_BINARY);
+    SubprocessRunner runner;
+    Result<ProcessResult> shim = runner.Run({.argv = argv, .env = env, .timeout = 30s});
+    if (!shim.ok()) return shim.status();
+    if (shim->exit_code != 0) return InternalError("kelp-shim: " + shim->stderr_data);
+    if (!ParseShimInfo(shim->stdout_data).ok()) return InternalError("report: " + shim->stdout_data);
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      Result<std::string> exit = ReadFile(state_ / kExitInfoFile);
+      if (exit.ok()) return ParseExitInfo(*exit);
+      std::this_thread::sleep_for(10ms);
+    }
+    return DeadlineExceededError("no exit.json");
+  }
+
+  std::string RuncEnvironment() { return ReadFile(state_ / "runc.env").value_or(""); }
+
+  testing::ScopedTempDir tmp_;
+  fs::path runc_;
+  fs::path state_ = tmp_.path() / "state";
+};
+
+TEST_F(ShimProcessTest, RunsRuncWithOneGoProcessorAndRecordsTheInitExit) {
+  Result<ExitInfo> exit = RunShim(std::vector<std::string>{"PATH=/usr/bin:/bin"});
+  ASSERT_TRUE(exit.ok()) << exit.status().ToString();
+  EXPECT_EQ(exit->exit_code, 3);
+  EXPECT_EQ(exit->signal, 0);
+  EXPECT_NE(RuncEnvironment().find("GOMAXPROCS=1\n"), std::string::npos) << RuncEnvironment();
+  EXPECT_NE(ReadFile(tmp_.path() / "logs" / "0.log").value_or("").find(
+                " stdout F started from the fake runc"),
+            std::string::npos);
+}
+
+TEST_F(ShimProcessTest, AnExplicitGomaxprocsReachesRunc) {
+  Result<ExitInfo> exit = RunShim(std::vector<std::string>{"PATH=/usr/bin:/bin", "GOMAXPROCS=4"});
+  ASSERT_TRUE(exit.ok()) << exit.status().ToString();
+  std::string env = RuncEnvironment();
+  EXPECT_NE(env.find("GOMAXPROCS=4\n"), std::string::npos) << env;
+  EXPECT_EQ(env.find("GOMAXPROCS=1\n"), std::string::npos) << env;
+}
+
+}  // namespace
+}  // namespace kelp::agent
