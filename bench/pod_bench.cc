@@ -1,9 +1,11 @@
 // pod_bench: start latency of 30 pods through ContainerRuntime (sandbox with the reference
 // bridge + host-local CNI plugins, then one busybox container created and started), split
 // into the CNI plugins' share, the shim (+ runc create) share and runc start, with p50/p99;
-// and, as the baseline of the same run, bare `runc create` + `runc start` of the config.json
-// kelp generated for the first pod (no shim, no overlay, no CNI, no kelp bookkeeping). Root; everything runs in a
-// private mount namespace and a network namespace of the bench's own.
+// then a second container of each pod through RunContainer (`runc run --detach`, the
+// kubelet's path). As the baselines of the same run, bare `runc create` + `runc start` and
+// bare `runc run --detach` of the config.json kelp generated for the first pod (no shim, no
+// overlay, no CNI, no kelp bookkeeping). Root; everything runs in a private mount namespace
+// and a network namespace of the bench's own.
 #include <sched.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -134,7 +136,7 @@ int main() {
   auto runtime = ContainerRuntime::Open(options, runner, images);
   if (!runtime.ok()) return Fail("open runtime", runtime.status());
 
-  Series sandbox, cni, create, shim, start, total;
+  Series sandbox, cni, create, shim, start, total, run;
   std::vector<std::string> sandboxes;
   std::string first_container;
   int exit_code = 0;
@@ -166,15 +168,26 @@ int main() {
       exit_code = Fail("start", started);
       break;
     }
+    // The kubelet's path: a second container of the pod through RunContainer (the shim runs
+    // `runc run --detach`, one runc process).
+    runner.Take("shim");
+    auto run_id = (*runtime)->RunContainer(
+        s->id, {.name = "r", .image = "busybox", .command = {"sleep", "1000"}});
+    auto t4 = std::chrono::steady_clock::now();
+    if (!run_id.ok()) {
+      exit_code = Fail("run", run_id.status());
+      break;
+    }
     sandbox.values.push_back(Millis(t1 - t0).count());
     create.values.push_back(Millis(t2 - t1).count());
     start.values.push_back(Millis(t3 - t2).count());
     total.values.push_back(Millis(t3 - t0).count());
+    run.values.push_back(Millis(t4 - t3).count());
   }
   // Baseline: bare `runc create` + `runc start` of the very config.json kelp generated for the
   // first pod's container (same namespaces to join, mounts, limits), on a plain copy of the
   // layer instead of the overlay: what is left of the difference is kelp's own work.
-  Series baseline;
+  Series baseline, baseline_run;
   fs::path bundle = tmp.path() / "bundle";
   std::error_code ec;
   fs::create_directories(bundle);
@@ -206,6 +219,17 @@ int main() {
       exit_code = 1;
     }
     (void)plain.Run({.argv = {runc, "--root", root, "delete", "--force", id}});
+    // And `runc run --detach` of the same bundle (RunContainer's baseline).
+    t0 = std::chrono::steady_clock::now();
+    auto ran = plain.Run({.argv = {runc, "--root", root, "run", "--detach", "--bundle",
+                                   bundle.string(), id}});
+    baseline_run.values.push_back(Millis(std::chrono::steady_clock::now() - t0).count());
+    if (!ran.ok() || ran->exit_code != 0) {
+      std::fprintf(stderr, "pod_bench: baseline runc run failed: %s\n",
+                   ran.ok() ? ran->stderr_data.c_str() : "");
+      exit_code = 1;
+    }
+    (void)plain.Run({.argv = {runc, "--root", root, "delete", "--force", id}});
   }
 
   Series teardown;
@@ -232,11 +256,15 @@ int main() {
   Print("  of which kelp-shim + runc create", shim);
   Print("StartContainer (runc start)", start);
   Print("pod total (sandbox+create+start)", total);
+  Print("RunContainer (runc run -d)", run);
   Print("RemovePodSandbox (kill, CNI DEL, ...)", teardown);
   Print("baseline: bare runc create+start", baseline);
+  Print("baseline: bare runc run -d", baseline_run);
   double container = create.Percentile(0.5) + start.Percentile(0.5);
   std::printf("  ratio container create+start / bare runc create+start (p50): %.2f\n",
               container / baseline.Percentile(0.5));
+  std::printf("  ratio RunContainer / bare runc run -d (p50): %.2f\n",
+              run.Percentile(0.5) / baseline_run.Percentile(0.5));
   std::printf("  CNI share of the pod total (p50): %.0f%%, shim+runc create share: %.0f%%\n",
               100 * cni.Percentile(0.5) / total.Percentile(0.5),
               100 * shim.Percentile(0.5) / total.Percentile(0.5));
