@@ -9,11 +9,13 @@
 //              flannel installs (kelp-flannel -> kelp-bridge + kelp-ipam, one C++ process),
 //              with a subnet.env as flanneld writes it;
 //   reference  the reference Go plugins (bridge + host-local from /usr/lib/cni).
+// `--runs N` repeats the setups N times, alternating them, and ends with each one's min /
+// median / max p99 and CPU per pod (this 2-core VM varies by ~15 % from run to run).
 // Every result line names its CNI. The burst's CLOCK_MONOTONIC window is printed so a
 // system-wide `perf record -k CLOCK_MONOTONIC` can be cut to it (bench/agent_bench_profile.sh).
 // Root; `kelp server --disable-agent` and `kelp agent` run as processes inside a private mount
 // namespace and a network namespace of the bench's own, with temp directories bound over
-// /run/netns, /var/lib/cni and /run/flannel.
+// /run/netns, /var/lib/cni and /run/flannel (the /run ones on tmpfs, as on a systemd host).
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -54,6 +56,13 @@ using Millis = std::chrono::duration<double, std::milli>;
 using namespace std::chrono_literals;
 
 constexpr int kPods = 30;
+
+// Per CNI label, every run's burst p99 and CPU per pod (for the --runs summary).
+struct RunFigures {
+  std::vector<double> p99_ms;
+  std::vector<double> cpu_per_pod_ms;
+};
+std::map<std::string, RunFigures> g_figures;
 
 double Percentile(std::vector<double> values, double p) {
   if (values.empty()) return 0;
@@ -372,6 +381,8 @@ int RunBench(Cni cni, const fs::path& tmp, const std::string& suffix,
         label, 1000 * cpu / kPods, 1000 * server_cpu / kPods, 1000 * agent_cpu / kPods,
         1000 * (cpu - server_cpu - agent_cpu) / kPods, cpu, window_end - window_start);
   }
+  g_figures[label].p99_ms.push_back(Percentile(burst, 0.99));
+  if (account) g_figures[label].cpu_per_pod_ms.push_back(1000 * cpu / kPods);
   std::printf("  [%s] burst window (CLOCK_MONOTONIC s): %.3f %.3f\n", label, window_start,
               window_end);
   std::printf(
@@ -457,10 +468,29 @@ int RunOne(Cni cni, const std::string& suffix, kelp::SubprocessRunner& runner) {
 
 }  // namespace
 
+// "min / median / max" of a run's figures.
+std::string Spread(const std::vector<double>& values) {
+  if (values.empty()) return "-";
+  char text[96];
+  std::snprintf(text, sizeof(text), "%.0f / %.0f / %.0f",
+                *std::min_element(values.begin(), values.end()), Percentile(values, 0.5),
+                *std::max_element(values.begin(), values.end()));
+  return text;
+}
+
 int main(int argc, char** argv) {
   std::vector<Cni> setups = {Cni::kKelp, Cni::kReference};
+  int runs = 1;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
+    if (arg == "--runs" && i + 1 < argc) {
+      runs = std::atoi(argv[++i]);
+      if (runs < 1 || runs > 50) {
+        std::fprintf(stderr, "agent_bench: --runs takes 1..50\n");
+        return 2;
+      }
+      continue;
+    }
     std::string_view value = arg.substr(0, 6) == "--cni=" ? arg.substr(6)
                              : arg == "--cni" && i + 1 < argc ? std::string_view(argv[++i])
                                                               : std::string_view("?");
@@ -471,7 +501,8 @@ int main(int argc, char** argv) {
     } else if (value == "both") {
       setups = {Cni::kKelp, Cni::kReference};
     } else {
-      std::fprintf(stderr, "usage: agent_bench [--cni kelp|reference|both]  (default both)\n");
+      std::fprintf(stderr,
+                   "usage: agent_bench [--cni kelp|reference|both] [--runs N]  (default both, 1)\n");
       return 2;
     }
   }
@@ -494,8 +525,20 @@ int main(int argc, char** argv) {
   (void)runner.Run({.argv = {"ip", "link", "set", "lo", "up"}});
   (void)runner.Run({.argv = {"ip", "addr", "add", "192.0.2.10/32", "dev", "lo"}});
   int exit_code = 0;
-  for (Cni cni : setups) {
-    if (int code = RunOne(cni, suffix, runner); code != 0) exit_code = code;
+  // Several runs alternate the setups, so that a slower stretch of a shared machine does not
+  // fall on one of them only.
+  for (int run = 0; run < runs && exit_code == 0; ++run) {
+    for (Cni cni : setups) {
+      if (int code = RunOne(cni, suffix, runner); code != 0) exit_code = code;
+    }
+  }
+  if (runs > 1 && exit_code == 0) {
+    for (Cni cni : setups) {
+      const RunFigures& f = g_figures[CniLabel(cni)];
+      std::printf(
+          "agent_bench [%s] over %d runs (min / median / max): p99 %s ms, CPU per pod %s ms\n",
+          CniLabel(cni), runs, Spread(f.p99_ms).c_str(), Spread(f.cpu_per_pod_ms).c_str());
+    }
   }
   return exit_code;
 }
