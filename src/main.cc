@@ -107,6 +107,9 @@ void AddAgentNodeFlags(CLI::App& cmd, kelp::agent::AgentOptions& options, bool e
                  "flannel's uplink interface (default: the one holding the node IP)");
   cmd.add_flag("--disable-kubelet-api", options.disable_kubelet_server,
                "Serve no kubelet API on :10250 (then kubectl logs/exec/top fail)");
+  cmd.add_flag("!--disable-sealed-runc", options.sealed_runc,
+               "Run runc from its file, not from one sealed in-memory copy (saves the binary's "
+               "size in memory; each container start then costs more CPU)");
 }
 
 // The controller-manager flags of kube-controller-manager that `kelp server` takes.

@@ -105,6 +105,7 @@ class RuntimeE2eTest : public ::testing::Test {
                               .state_dir = tmp_.path() / "state",
                               .runc_root = tmp_.path() / "runc",
                               .runc_binary = runc_,
+                              .sealed_runc = true,  // as the agent runs it
                               .shim_binary = KELP_SHIM_BINARY,
                               .netns_dir = tmp_.path() / "netns",
                               .pod_log_dir = tmp_.path() / "pods",
@@ -536,6 +537,40 @@ TEST_F(RuntimeE2eTest, RunContainerCreatesAndStartsInOneRuncProcess) {
   ASSERT_TRUE(left.ok());
   EXPECT_EQ(left->size(), 3u);  // sleeper, quick, tty
   for (const ContainerStatus& container : *left) EXPECT_NE(container.name, "missing");
+}
+
+// runc's init runs straight from the sealed copy: runc sees the seals and does not re-execute
+// itself from a read-only bind mount first. Without the copy it does.
+TEST_F(RuntimeE2eTest, RuncInitRunsFromTheSealedCopy) {
+  EXPECT_THAT(runtime_->options().runc_binary, ::testing::StartsWith("/proc/"));
+  Result<SandboxStatus> sandbox = runtime_->RunPodSandbox(Pod("sealed"));
+  ASSERT_TRUE(sandbox.ok()) << sandbox.status().ToString();
+  // Created, not started: runc init waits for `runc start`, as the process runc made.
+  auto init_exe = [&](const std::string& name) -> std::string {
+    Result<std::string> id =
+        runtime_->CreateContainer(sandbox->id, {.name = name, .image = "busybox",
+                                                .command = {"sleep", "60"}});
+    EXPECT_TRUE(id.ok()) << id.status().ToString();
+    if (!id.ok()) return "";
+    std::string pid = ReadFile(options_.state_dir / "containers" / *id / "init.pid").value_or("");
+    std::error_code ec;
+    return fs::read_symlink("/proc/" + pid + "/exe", ec).string();
+  };
+  EXPECT_THAT(init_exe("sealed"), ::testing::StartsWith("/memfd:kelp-runc"));
+  // The runtime's exec path uses the copy too.
+  Result<std::string> running = runtime_->RunContainer(
+      sandbox->id, {.name = "running", .image = "busybox", .command = {"sleep", "60"}});
+  ASSERT_TRUE(running.ok()) << running.status().ToString();
+  Result<ExecSyncResult> exec = runtime_->ExecSync(*running, {"sh", "-c", "exit 4"}, 30s);
+  ASSERT_TRUE(exec.ok()) << exec.status().ToString();
+  EXPECT_EQ(exec->exit_code, 4);
+
+  options_.sealed_runc = false;
+  OpenRuntime();
+  EXPECT_EQ(runtime_->options().runc_binary, runc_);
+  std::string plain = init_exe("plain");
+  EXPECT_FALSE(plain.empty());
+  EXPECT_THAT(plain, ::testing::Not(::testing::StartsWith("/memfd:")));
 }
 
 TEST_F(RuntimeE2eTest, ContainersOfAPodShareNamespacesAndVolumes) {

@@ -206,8 +206,22 @@ Result<std::unique_ptr<ContainerRuntime>> ContainerRuntime::Open(RuntimeOptions 
                                                                  ImageSource& images) {
   if (options.node_name.empty()) return InvalidArgumentError("runtime: node_name is required");
   if (options.cgroup_parent.empty()) options.cgroup_parent = "kelp/" + options.node_name;
+  std::optional<SealedProgram> sealed_runc;
+  if (options.sealed_runc) {
+    Result<SealedProgram> sealed = SealedProgram::Create(options.runc_binary);
+    if (sealed.ok()) {
+      spdlog::info("runtime: runc runs from a sealed copy of {} ({:.1f} MB in memory)",
+                   sealed->source(), static_cast<double>(sealed->size()) / 1e6);
+      options.runc_binary = sealed->path();
+      sealed_runc = std::move(*sealed);
+    } else {
+      spdlog::warn("runtime: no sealed copy of {}, running it directly: {}", options.runc_binary,
+                   sealed.status().message());
+    }
+  }
   std::unique_ptr<ContainerRuntime> runtime(
       new ContainerRuntime(std::move(options), runner, images));
+  runtime->sealed_runc_ = std::move(sealed_runc);
   Result<Cgroups> cgroups = Cgroups::Discover();
   if (cgroups.ok()) {
     runtime->cgroups_ = std::move(*cgroups);

@@ -24,6 +24,7 @@
 #include "agent/runtime/exec.h"
 #include "agent/runtime/image_source.h"
 #include "agent/runtime/runc.h"
+#include "agent/runtime/sealed_program.h"
 #include "agent/runtime/types.h"
 #include "common/process.h"
 #include "common/status.h"
@@ -36,6 +37,10 @@ struct RuntimeOptions {
   std::filesystem::path state_dir = "/var/lib/kelp/runtime";
   std::filesystem::path runc_root = "/run/kelp/runc";
   std::string runc_binary = "runc";
+  // Run runc from one sealed in-memory copy of runc_binary (sealed_program.h), so that runc
+  // skips re-executing itself from a read-only bind mount for every container. Falls back to
+  // runc_binary itself if the copy cannot be made. Costs the binary's size in memory.
+  bool sealed_runc = false;
   std::string shim_binary = "kelp-shim";
   std::filesystem::path netns_dir = "/run/netns";
   std::filesystem::path pod_log_dir = "/var/log/pods";
@@ -158,6 +163,7 @@ class ContainerRuntime {
   CniRunner cni_;
   Runc runc_;
   std::optional<Cgroups> cgroups_;
+  std::optional<SealedProgram> sealed_runc_;  // what options_.runc_binary names, if sealed
   RecoveryReport recovery_;
 };
 
