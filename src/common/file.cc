@@ -91,11 +91,15 @@ Status WriteFileAtomic(const std::filesystem::path& path, std::string_view conte
 }
 
 Status CreateDirectories(const std::filesystem::path& dir, mode_t mode) {
-  std::filesystem::path partial;
-  for (const auto& part : dir) {
-    partial /= part;
-    if (::mkdir(partial.c_str(), mode) != 0 && errno != EEXIST) {
-      return ErrnoStatus("mkdir " + partial.string(), errno);
+  // Bottom-up: the usual case (the parents exist) costs one mkdir, not one per component.
+  if (::mkdir(dir.c_str(), mode) != 0) {
+    if (errno == ENOENT && dir.has_relative_path() && dir.parent_path() != dir) {
+      KELP_RETURN_IF_ERROR(CreateDirectories(dir.parent_path(), mode));
+      if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) {
+        return ErrnoStatus("mkdir " + dir.string(), errno);
+      }
+    } else if (errno != EEXIST) {
+      return ErrnoStatus("mkdir " + dir.string(), errno);
     }
   }
   struct stat info {};

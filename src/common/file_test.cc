@@ -96,6 +96,29 @@ TEST_F(FileTest, FailedRenameRemovesTempFile) {
   EXPECT_EQ(CountEntries(dir_.path()), 1);
 }
 
+TEST_F(FileTest, CreateDirectoriesMakesMissingParentsWithTheMode) {
+  const fs::path deep = dir_.path() / "a" / "b" / "c";
+  ASSERT_TRUE(CreateDirectories(deep, 0711).ok());
+  for (const fs::path& made : {dir_.path() / "a", dir_.path() / "a" / "b", deep}) {
+    struct stat info {};
+    ASSERT_EQ(::stat(made.c_str(), &info), 0) << made;
+    EXPECT_TRUE(S_ISDIR(info.st_mode));
+    EXPECT_EQ(info.st_mode & 0777 & ~0022, 0711 & ~0022) << made;  // umask may clear bits
+  }
+  EXPECT_TRUE(CreateDirectories(deep, 0711).ok());  // existing: fine
+  EXPECT_TRUE(CreateDirectories(dir_.path() / "a" / "b" / "d" / "", 0755).ok());
+  EXPECT_TRUE(fs::is_directory(dir_.path() / "a" / "b" / "d"));
+  EXPECT_TRUE(CreateDirectories("/", 0755).ok());
+}
+
+TEST_F(FileTest, CreateDirectoriesRefusesAFileInTheWay) {
+  ASSERT_TRUE(WriteFileAtomic(dir_.path() / "file", "x").ok());
+  Status over_file = CreateDirectories(dir_.path() / "file", 0755);
+  EXPECT_FALSE(over_file.ok());
+  EXPECT_NE(over_file.message().find("not a directory"), std::string::npos);
+  EXPECT_FALSE(CreateDirectories(dir_.path() / "file" / "below", 0755).ok());
+}
+
 TEST_F(FileTest, ReadMissingFileIsNotFound) {
   Result<std::string> read = ReadFile(dir_.path() / "nope");
   EXPECT_EQ(read.status().code(), StatusCode::kNotFound);
