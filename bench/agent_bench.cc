@@ -9,6 +9,8 @@
 //              flannel installs (kelp-flannel -> kelp-bridge + kelp-ipam, one C++ process),
 //              with a subnet.env as flanneld writes it;
 //   reference  the reference Go plugins (bridge + host-local from /usr/lib/cni).
+// `--runc sealed|file|both` (default sealed): the agent runs runc from its sealed in-memory copy,
+// as it does by default, or from the binary's file (`kelp agent --disable-sealed-runc`).
 // `--runs N` repeats the setups N times, alternating them, and ends with each one's min /
 // median / max p99 and CPU per pod (this 2-core VM varies by ~15 % from run to run).
 // Every result line names its CNI. The burst's CLOCK_MONOTONIC window is printed so a
@@ -19,6 +21,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,6 +38,8 @@
 #include <regex>
 #include <sstream>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "agent/runtime/cgroups.h"
 #include "agent/runtime/runc.h"
@@ -205,6 +212,15 @@ const char* CniLabel(Cni cni) {
                            : "reference bridge + host-local";
 }
 
+// One measured configuration: the CNI, and where runc runs from.
+struct Setup {
+  Cni cni;
+  bool sealed_runc;
+  std::string Label() const {
+    return std::string(CniLabel(cni)) + (sealed_runc ? "" : ", runc from its file");
+  }
+};
+
 // The node's CNI configuration in `tmp`; returns the --cni-bin-dir to give the agent.
 kelp::Result<fs::path> SetUpCni(Cni cni, const fs::path& tmp, const std::string& suffix) {
   const fs::path conf_dir = tmp / "net.d";
@@ -228,9 +244,10 @@ kelp::Result<fs::path> SetUpCni(Cni cni, const fs::path& tmp, const std::string&
   return bin_dir;
 }
 
-int RunBench(Cni cni, const fs::path& tmp, const std::string& suffix,
+int RunBench(const Setup& setup, const fs::path& tmp, const std::string& suffix,
              kelp::SubprocessRunner& runner,
              std::vector<std::unique_ptr<kelp::ChildProcess>>& children, CpuAccount* account) {
+  const Cni cni = setup.cni;
   auto bin_dir = SetUpCni(cni, tmp, suffix);
   if (!bin_dir.ok()) return Fail("CNI setup", bin_dir.status().ToString());
   const fs::path tar = tmp / "busybox.tar";
@@ -271,19 +288,20 @@ int RunBench(Cni cni, const fs::path& tmp, const std::string& suffix,
   const std::string agent_token = trim(kelp::ReadFile(data / "agent-token").value_or(""));
   const std::string token = trim(kelp::ReadFile(data / "token").value_or(""));
   const std::string node = NodeName(cni, suffix);
-  auto agent = runner.Start({.argv = {KELP_BINARY,        "agent",
-                                      "--server",         url,
-                                      "--token",          agent_token,
-                                      "--node-name",      node,
-                                      "--node-ip",        "192.0.2.10",
-                                      "--data-dir",       (tmp / "agent").string(),
-                                      "--run-dir",        (tmp / "run").string(),
-                                      "--pod-log-dir",    (tmp / "pods").string(),
-                                      "--cni-bin-dir",    bin_dir->string(),
-                                      "--cni-conf-dir",   (tmp / "net.d").string(),
-                                      "--cgroup-root",    "kelp-ab-" + suffix,
-                                      "--disable-flannel"},
-                             .output_file = (tmp / "agent.log").string()});
+  std::vector<std::string> agent_argv = {KELP_BINARY,        "agent",
+                                         "--server",         url,
+                                         "--token",          agent_token,
+                                         "--node-name",      node,
+                                         "--node-ip",        "192.0.2.10",
+                                         "--data-dir",       (tmp / "agent").string(),
+                                         "--run-dir",        (tmp / "run").string(),
+                                         "--pod-log-dir",    (tmp / "pods").string(),
+                                         "--cni-bin-dir",    bin_dir->string(),
+                                         "--cni-conf-dir",   (tmp / "net.d").string(),
+                                         "--cgroup-root",    "kelp-ab-" + suffix,
+                                         "--disable-flannel"};
+  if (!setup.sealed_runc) agent_argv.push_back("--disable-sealed-runc");
+  auto agent = runner.Start({.argv = agent_argv, .output_file = (tmp / "agent.log").string()});
   if (account) account->Leave();
   if (!agent.ok()) return Fail("start agent", agent.status().ToString());
   const pid_t agent_pid = (*agent)->pid();
@@ -360,7 +378,8 @@ int RunBench(Cni cni, const fs::path& tmp, const std::string& suffix,
 
   double load = 0;
   (void)::getloadavg(&load, 1);
-  const char* label = CniLabel(cni);
+  const std::string label_text = setup.Label();
+  const char* label = label_text.c_str();
   std::printf(
       "agent_bench [%s]: %d busybox pods created at once through the API on one kelp agent "
       "(runc + kelp-shim); %u cores, load average %.1f before the burst, %.1f after\n",
@@ -395,7 +414,8 @@ int RunBench(Cni cni, const fs::path& tmp, const std::string& suffix,
 
 
 // One setup on a fresh server + agent; everything it made is removed before returning.
-int RunOne(Cni cni, const std::string& suffix, kelp::SubprocessRunner& runner) {
+int RunOne(const Setup& setup, const std::string& suffix, kelp::SubprocessRunner& runner) {
+  const Cni cni = setup.cni;
   kelp::testing::ScopedTempDir tmp;
   for (const char* dir : {"netns", "cni", "flannel", "net.d", "run", "pods", "agent"}) {
     fs::create_directories(tmp.path() / dir);
@@ -428,7 +448,8 @@ int RunOne(Cni cni, const std::string& suffix, kelp::SubprocessRunner& runner) {
 
   std::vector<std::unique_ptr<kelp::ChildProcess>> children;
   if (exit_code == 0) {
-    exit_code = RunBench(cni, tmp.path(), suffix, runner, children, account ? &*account : nullptr);
+    exit_code =
+        RunBench(setup, tmp.path(), suffix, runner, children, account ? &*account : nullptr);
   }
 
   // Agent first (containers keep running), then the server; then every container and shim.
@@ -478,8 +499,38 @@ std::string Spread(const std::vector<double>& values) {
   return text;
 }
 
+// The bench's data (server store, agent state, overlay upper dirs, pod logs) lives under the
+// temp dir. On an ext4 without a journal, creating a file skips the inodes freed in the last
+// 35 s (300 s while their table block is dirty), so a run right after another one (whose
+// teardown freed thousands of inodes) pays for that scan in every file a pod start creates;
+// a usual root filesystem has a journal, where ext4 does not do this. Says so when it applies.
+void NoteUnjournaledExt4(const fs::path& dir) {
+  struct statfs fs_info {};
+  struct stat info {};
+  if (::statfs(dir.c_str(), &fs_info) != 0 || fs_info.f_type != 0xEF53 ||  // EXT4_SUPER_MAGIC
+      ::stat(dir.c_str(), &info) != 0) {
+    return;
+  }
+  const std::string uevent = kelp::ReadFile(fmt::format("/sys/dev/block/{}:{}/uevent",
+                                                        major(info.st_dev), minor(info.st_dev)))
+                                 .value_or("");
+  const size_t at = uevent.find("DEVNAME=");
+  if (at == std::string::npos) return;
+  const std::string device = uevent.substr(at + 8, uevent.find('\n', at) - at - 8);
+  std::error_code ec;
+  for (const auto& journal : fs::directory_iterator("/proc/fs/jbd2", ec)) {
+    if (journal.path().filename().string().starts_with(device + "-")) return;
+  }
+  std::printf(
+      "agent_bench: note: %s is on ext4 without a journal (%s): files created soon after the "
+      "previous run's teardown cost more (ext4 recently_deleted); TMPDIR on a journaled "
+      "filesystem gives figures comparable with a usual node\n",
+      dir.c_str(), device.c_str());
+}
+
 int main(int argc, char** argv) {
-  std::vector<Cni> setups = {Cni::kKelp, Cni::kReference};
+  std::vector<Cni> cnis = {Cni::kKelp, Cni::kReference};
+  std::vector<bool> sealed = {true};
   int runs = 1;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -491,18 +542,28 @@ int main(int argc, char** argv) {
       }
       continue;
     }
+    if (arg == "--runc" && i + 1 < argc) {
+      std::string_view runc = argv[++i];
+      if (runc == "sealed" || runc == "file" || runc == "both") {
+        sealed = runc == "sealed" ? std::vector<bool>{true}
+                 : runc == "file" ? std::vector<bool>{false}
+                                  : std::vector<bool>{true, false};
+        continue;
+      }
+    }
     std::string_view value = arg.substr(0, 6) == "--cni=" ? arg.substr(6)
                              : arg == "--cni" && i + 1 < argc ? std::string_view(argv[++i])
                                                               : std::string_view("?");
     if (value == "kelp") {
-      setups = {Cni::kKelp};
+      cnis = {Cni::kKelp};
     } else if (value == "reference") {
-      setups = {Cni::kReference};
+      cnis = {Cni::kReference};
     } else if (value == "both") {
-      setups = {Cni::kKelp, Cni::kReference};
+      cnis = {Cni::kKelp, Cni::kReference};
     } else {
       std::fprintf(stderr,
-                   "usage: agent_bench [--cni kelp|reference|both] [--runs N]  (default both, 1)\n");
+                   "usage: agent_bench [--cni kelp|reference|both] [--runc sealed|file|both] "
+                   "[--runs N]  (default both, sealed, 1)\n");
       return 2;
     }
   }
@@ -514,6 +575,7 @@ int main(int argc, char** argv) {
     std::perror("agent_bench: private mount namespace");
     return 1;
   }
+  NoteUnjournaledExt4(fs::temp_directory_path());
   const std::string suffix = std::to_string(::getpid());
   auto node = kelp::net::NamedNetns::Create("kelp-ab-" + suffix);
   if (!node.ok()) return Fail("node netns", node.status().ToString());
@@ -524,20 +586,24 @@ int main(int argc, char** argv) {
   kelp::SubprocessRunner runner;
   (void)runner.Run({.argv = {"ip", "link", "set", "lo", "up"}});
   (void)runner.Run({.argv = {"ip", "addr", "add", "192.0.2.10/32", "dev", "lo"}});
+  std::vector<Setup> setups;
+  for (Cni cni : cnis) {
+    for (bool s : sealed) setups.push_back({cni, s});
+  }
   int exit_code = 0;
   // Several runs alternate the setups, so that a slower stretch of a shared machine does not
   // fall on one of them only.
   for (int run = 0; run < runs && exit_code == 0; ++run) {
-    for (Cni cni : setups) {
-      if (int code = RunOne(cni, suffix, runner); code != 0) exit_code = code;
+    for (const Setup& setup : setups) {
+      if (int code = RunOne(setup, suffix, runner); code != 0) exit_code = code;
     }
   }
   if (runs > 1 && exit_code == 0) {
-    for (Cni cni : setups) {
-      const RunFigures& f = g_figures[CniLabel(cni)];
+    for (const Setup& setup : setups) {
+      const RunFigures& f = g_figures[setup.Label()];
       std::printf(
           "agent_bench [%s] over %d runs (min / median / max): p99 %s ms, CPU per pod %s ms\n",
-          CniLabel(cni), runs, Spread(f.p99_ms).c_str(), Spread(f.cpu_per_pod_ms).c_str());
+          setup.Label().c_str(), runs, Spread(f.p99_ms).c_str(), Spread(f.cpu_per_pod_ms).c_str());
     }
   }
   return exit_code;
