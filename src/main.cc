@@ -107,6 +107,10 @@ void AddAgentNodeFlags(CLI::App& cmd, kelp::agent::AgentOptions& options, bool e
                  "flannel's uplink interface (default: the one holding the node IP)");
   cmd.add_flag("--disable-kubelet-api", options.disable_kubelet_server,
                "Serve no kubelet API on :10250 (then kubectl logs/exec/top fail)");
+  cmd.add_option("--node-stats-cgroup", options.node_stats_cgroup,
+                 "cgroup whose usage `kubectl top node` shows: / is the whole machine; an empty "
+                 "value, the node's pods only (nodes sharing a machine, as in kelp lab)")
+      ->capture_default_str();
   cmd.add_flag("!--disable-sealed-runc", options.sealed_runc,
                "Run runc from its file, not from one sealed in-memory copy (saves the binary's "
                "size in memory; each container start then costs more CPU)");

@@ -223,6 +223,7 @@ Result<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options) {
       .shim_binary = ShimBinary(),
       .pod_log_dir = options.pod_log_dir,
       .cgroup_parent = options.cgroup_root + "/" + node_name,
+      .node_stats_cgroup = options.node_stats_cgroup,
   };
   runtime_options.cni.conf_dir = options.cni_conf_dir;
   runtime_options.cni.bin_dirs = {options.cni_bin_dir};

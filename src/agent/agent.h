@@ -33,6 +33,9 @@ struct AgentOptions {
   bool disable_flannel = false;
   std::string flannel_iface;  // flannel's uplink; "" = the interface holding the node IP
   bool disable_kubelet_server = false;  // no kubelet API (:10250): no logs/exec/top
+  // What `kubectl top node` reports (RuntimeOptions::node_stats_cgroup): "/" the machine, ""
+  // the node's pods only.
+  std::string node_stats_cgroup = "/";
   // runc runs from one sealed in-memory copy of itself (agent/runtime/sealed_program.h).
   bool sealed_runc = true;
   uint16_t kubelet_port = 10250;

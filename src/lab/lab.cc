@@ -263,7 +263,9 @@ std::vector<std::string> ServerArgv(const LabTopology& lab) {
   } else {  // the embedded agent makes the master a node too, as in the classic lab
     argv.insert(argv.end(), {"--node-name", master.name, "--node-ip", master.address,
                              "--agent-data-dir", "/var/lib/kelp/agent",  // where up loads images
-                             "--cgroup-root", CgroupRoot(lab)});
+                             "--cgroup-root", CgroupRoot(lab),
+                             // The nodes share this machine: each reports its own pods.
+                             "--node-stats-cgroup", ""});
   }
   return argv;
 }
@@ -278,7 +280,7 @@ std::vector<std::string> AgentArgv(const LabTopology& lab, const LabNode& node,
   if (lab.options.hollow) {
     argv.push_back("--hollow");
   } else {
-    argv.insert(argv.end(), {"--cgroup-root", CgroupRoot(lab)});
+    argv.insert(argv.end(), {"--cgroup-root", CgroupRoot(lab), "--node-stats-cgroup", ""});
   }
   return argv;
 }

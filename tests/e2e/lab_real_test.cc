@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -86,6 +87,27 @@ TEST_F(LabRealTest, ClassicLabFlowOverVxlanAndDownLeavesNothing) {
     EXPECT_EQ(exec.exit_code, 0) << exec.stderr_data;
   }
   EXPECT_EQ(nodes.size(), 3u) << "one pod per node";
+
+  // kubectl top node: the lab's nodes share this machine, so each reports its own pods (one
+  // nginx each: a few MiB), not the machine's memory.
+  std::map<std::string, int> node_memory_mi;
+  std::string top;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        ProcessResult result = Kube({"top", "node", "--no-headers"});
+        top = result.stdout_data + result.stderr_data;
+        node_memory_mi.clear();
+        std::smatch row;
+        const std::regex line(R"((\S+)\s+\d+m\s+\d+%\s+(\d+)Mi\s+\d+%)");
+        for (auto it = top.cbegin(); std::regex_search(it, top.cend(), row, line);
+             it = row.suffix().first) {
+          node_memory_mi[row[1]] = std::stoi(row[2]);
+        }
+        return result.exit_code == 0 && node_memory_mi.size() == 3;
+      },
+      60s))
+      << top;
+  for (const auto& [node, mi] : node_memory_mi) EXPECT_LT(mi, 256) << node << "\n" << top;
 
   KubeOk({"expose", "deployment", "nginx", "--port=80", "--type=NodePort"});
   const std::string node_port =

@@ -36,12 +36,14 @@ Result<uint64_t> ReadUint(const fs::path& file) {
   return value;
 }
 
-// A "key value" field of a cgroup stat file (memory.stat, memory.oom_control).
-Result<uint64_t> ReadKeyedValue(const fs::path& file, std::string_view key) {
+// A "key value" field of a cgroup stat file (memory.stat, memory.oom_control); with `aligned`,
+// the value may follow after several spaces (/proc/meminfo: "MemTotal:    16384 kB").
+Result<uint64_t> ReadKeyedValue(const fs::path& file, std::string_view key, bool aligned = false) {
   KELP_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
   for (std::string_view line : Split(text, '\n')) {
     if (!line.starts_with(key) || line.size() <= key.size() || line[key.size()] != ' ') continue;
     std::string_view number = line.substr(key.size() + 1);
+    while (aligned && number.starts_with(' ')) number.remove_prefix(1);
     uint64_t value = 0;
     auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
     if (ec == std::errc()) return value;
@@ -125,8 +127,20 @@ Result<ResourceStats> Cgroups::Stats(std::string_view cgroups_path) const {
     KELP_ASSIGN_OR_RETURN(fs::path dir, Resolve(kUnifiedHierarchy, cgroups_path));
     KELP_ASSIGN_OR_RETURN(uint64_t usage_us, ReadKeyedValue(dir / "cpu.stat", "usage_usec"));
     stats.cpu_usage_ns = usage_us * 1000;
-    KELP_ASSIGN_OR_RETURN(stats.memory_usage_bytes, ReadUint(dir / "memory.current"));
+    Result<uint64_t> current = ReadUint(dir / "memory.current");
     Result<uint64_t> inactive = ReadKeyedValue(dir / "memory.stat", "inactive_file");
+    const bool root =
+        !cgroups_path.empty() && cgroups_path.find_first_not_of('/') == std::string_view::npos;
+    if (root && current.status().code() == StatusCode::kNotFound) {
+      // The root cgroup: the machine's memory (kB in meminfo).
+      const fs::path meminfo = proc_dir_ / "meminfo";
+      KELP_ASSIGN_OR_RETURN(uint64_t total_kb, ReadKeyedValue(meminfo, "MemTotal:", true));
+      KELP_ASSIGN_OR_RETURN(uint64_t free_kb, ReadKeyedValue(meminfo, "MemFree:", true));
+      current = total_kb > free_kb ? (total_kb - free_kb) * 1024 : 0;
+      inactive = ReadKeyedValue(meminfo, "Inactive(file):", true);
+      if (inactive.ok()) inactive = *inactive * 1024;
+    }
+    KELP_ASSIGN_OR_RETURN(stats.memory_usage_bytes, std::move(current));
     const uint64_t inactive_file = inactive.ok() ? *inactive : 0;
     stats.memory_working_set_bytes =
         stats.memory_usage_bytes > inactive_file ? stats.memory_usage_bytes - inactive_file : 0;

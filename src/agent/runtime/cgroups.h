@@ -30,9 +30,10 @@ class Cgroups {
   static Result<Cgroups> Discover();
   // For tests: explicit tables ("memory" → mount point; "memory" → own cgroup path). Without a
   // "memory" entry and with a kUnifiedHierarchy one, the layout is v2.
+  // `proc_dir` stands for /proc (the v2 root's memory comes from its meminfo).
   Cgroups(std::map<std::string, std::filesystem::path> mounts,
-          std::map<std::string, std::string> own)
-      : mounts_(std::move(mounts)), own_(std::move(own)),
+          std::map<std::string, std::string> own, std::filesystem::path proc_dir = "/proc")
+      : mounts_(std::move(mounts)), own_(std::move(own)), proc_dir_(std::move(proc_dir)),
         unified_only_(!mounts_.contains("memory") && mounts_.contains(kUnifiedHierarchy)) {}
 
   // Whether this is a v2 (unified only) layout.
@@ -44,7 +45,9 @@ class Cgroups {
                                         std::string_view cgroups_path) const;
   // CPU usage and the memory working set of a cgroupsPath (its whole subtree): v1 cpuacct.usage,
   // memory.usage_in_bytes - total_inactive_file; v2 cpu.stat usage_usec, memory.current -
-  // inactive_file.
+  // inactive_file. "/" is the whole machine (what the kubelet reports for a node); a v2 root
+  // has no memory.current, so there, as runc's libcontainer does, usage is MemTotal - MemFree
+  // and the inactive file pages are Inactive(file), from /proc/meminfo.
   Result<ResourceStats> Stats(std::string_view cgroups_path) const;
   // Removes the directory of `cgroups_path` and every directory below it in every hierarchy,
   // deepest first. Fails (Conflict) while processes are still inside.
@@ -53,6 +56,7 @@ class Cgroups {
  private:
   std::map<std::string, std::filesystem::path> mounts_;  // controller → mount point
   std::map<std::string, std::string> own_;               // controller → own cgroup path
+  std::filesystem::path proc_dir_;
   bool unified_only_ = false;
 };
 

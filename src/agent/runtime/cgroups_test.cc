@@ -75,6 +75,17 @@ TEST_F(CgroupTreeTest, StatsUseWorkingSet) {
   EXPECT_EQ(*ReadOomKillCount(mem), 2u);
 }
 
+TEST_F(CgroupTreeTest, RootStatsAreTheHierarchyRoots) {
+  // "/" is the root of each hierarchy, whatever cgroup this process is in: the whole machine.
+  std::ofstream(tmp_.path() / "memory/memory.usage_in_bytes") << "900000000\n";
+  std::ofstream(tmp_.path() / "memory/memory.stat") << "total_inactive_file 100000000\n";
+  std::ofstream(tmp_.path() / "cpuacct/cpuacct.usage") << "5000000000\n";
+  Result<ResourceStats> stats = V1().Stats("/");
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->cpu_usage_ns, 5000000000u);
+  EXPECT_EQ(stats->memory_working_set_bytes, 800000000u);
+}
+
 TEST_F(CgroupTreeTest, RemoveTreeDeepestFirst) {
   ASSERT_TRUE(V1().RemoveTree("kelp/n1").ok());
   EXPECT_FALSE(fs::exists(tmp_.path() / "memory/job/1/kelp/n1"));
@@ -129,6 +140,26 @@ TEST_F(UnifiedCgroupTreeTest, StatsFromCpuStatAndMemoryCurrent) {
   EXPECT_EQ(stats->memory_usage_bytes, 10485760u);
   EXPECT_EQ(stats->memory_working_set_bytes, 10485760u - 4194304u);
   EXPECT_EQ(*ReadOomKillCount(dir), 1u);
+}
+
+TEST_F(UnifiedCgroupTreeTest, RootStatsAreTheMachinesFromMeminfo) {
+  // A v2 root has cpu.stat but no memory.current: the machine's memory comes from meminfo.
+  std::ofstream(tmp_.path() / "cpu.stat") << "usage_usec 9000000\nuser_usec 6000000\n";
+  std::ofstream(tmp_.path() / "memory.stat") << "anon 100\ninactive_file 7\n";
+  fs::create_directories(tmp_.path() / "proc");
+  std::ofstream(tmp_.path() / "proc" / "meminfo")
+      << "MemTotal:        8000000 kB\nMemFree:         3000000 kB\n"
+         "MemAvailable:    6000000 kB\nActive(file):     500000 kB\n"
+         "Inactive(file):   1000000 kB\n";
+  Cgroups cgroups({{kUnifiedHierarchy, tmp_.path()}},
+                  {{kUnifiedHierarchy, "/system.slice/kelp.service"}}, tmp_.path() / "proc");
+  Result<ResourceStats> stats = cgroups.Stats("/");
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->cpu_usage_ns, 9000000000u);
+  EXPECT_EQ(stats->memory_usage_bytes, uint64_t{5000000} * 1024);
+  EXPECT_EQ(stats->memory_working_set_bytes, uint64_t{4000000} * 1024);
+  // Below the root, a cgroup without memory.current is an error, not the machine.
+  EXPECT_FALSE(cgroups.Stats("kelp/n1").ok());
 }
 
 TEST_F(UnifiedCgroupTreeTest, RemoveTreeDeepestFirst) {

@@ -881,7 +881,8 @@ Result<ResourceStats> ContainerRuntime::PodStats(const std::string& sandbox_id) 
 
 Result<ResourceStats> ContainerRuntime::NodeStats() {
   if (!cgroups_.has_value()) return UnimplementedError("no cgroup hierarchy");
-  return cgroups_->Stats(options_.cgroup_parent);
+  return cgroups_->Stats(options_.node_stats_cgroup.empty() ? options_.cgroup_parent
+                                                           : options_.node_stats_cgroup);
 }
 
 }  // namespace kelp::agent

@@ -48,6 +48,10 @@ struct RuntimeOptions {
   // cgroupsPath prefix for pods (relative: below the agent's own cgroup, as runc resolves it).
   // Empty: "kelp/<node_name>".
   std::string cgroup_parent;
+  // The cgroupsPath whose usage NodeStats reports (`kubectl top node`): "/" is the whole
+  // machine, as the kubelet reports a node; empty means cgroup_parent (the node's pods only,
+  // for nodes that share a machine, as in `kelp lab`).
+  std::string node_stats_cgroup = "/";
   CniOptions cni;
   std::chrono::milliseconds runc_timeout = std::chrono::seconds(30);
 };
