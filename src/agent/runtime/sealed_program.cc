@@ -1,3 +1,5 @@
+// SealedProgram: copies a program into an executable memfd, seals it and names it by /proc path
+// (see sealed_program.h for why runc runs from such a copy).
 #include "agent/runtime/sealed_program.h"
 
 #include <fcntl.h>
