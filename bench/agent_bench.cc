@@ -443,9 +443,10 @@ int RunOne(const Setup& setup, const std::string& suffix, kelp::SubprocessRunner
   std::vector<std::string> bound;
   int exit_code = 0;
   // What a node keeps under /run lives on tmpfs, as on any systemd host (this machine's /run
-  // may be a plain directory on the root filesystem): the agent's --run-dir (runc's root),
-  // the pinned network namespaces and flannel's subnet.env. The agent's data dir (bundles,
-  // overlay upper dirs, shim state), the pod logs and /var/lib/cni stay on disk.
+  // may be a plain directory on the root filesystem): the agent's --run-dir (runc's root, the
+  // bundles and shim files), the pinned network namespaces and flannel's subnet.env. The
+  // agent's data dir (container and sandbox records, overlay upper dirs), the pod logs and
+  // /var/lib/cni stay on disk.
   for (const char* dir : {"run", "netns", "flannel"}) {
     if (::mount("tmpfs", (tmp.path() / dir).c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
                 "mode=0755") != 0) {
@@ -482,7 +483,7 @@ int RunOne(const Setup& setup, const std::string& suffix, kelp::SubprocessRunner
   }
   std::error_code ec;
   for (const auto& dir :
-       fs::directory_iterator(tmp.path() / "agent" / "runtime" / "containers", ec)) {
+       fs::directory_iterator(tmp.path() / "run" / "runtime" / "containers", ec)) {
     auto text = kelp::ReadFile(dir.path() / "shim.json");
     auto shim =
         text.ok() ? kelp::ParseJsonObject(*text) : kelp::Result<json::object>(text.status());

@@ -125,6 +125,7 @@ int main() {
   kelp::agent::RuntimeOptions options{.node_name = "pb-" + suffix,
                                       .state_dir = tmp.path() / "state",
                                       .runc_root = tmp.path() / "runc",
+                                      .run_state_dir = tmp.path() / "run",
                                       .runc_binary = runc,
                                       .shim_binary = KELP_SHIM_BINARY,
                                       .netns_dir = tmp.path() / "netns",
@@ -193,7 +194,7 @@ int main() {
   fs::create_directories(bundle);
   fs::copy(layer, bundle / "rootfs", fs::copy_options::recursive | fs::copy_options::copy_symlinks,
            ec);
-  auto config_text = kelp::ReadFile(options.state_dir / "containers" / first_container / "config.json");
+  auto config_text = kelp::ReadFile(options.run_state_dir / "containers" / first_container / "config.json");
   if (exit_code == 0 && (ec || !config_text.ok())) {
     std::fprintf(stderr, "pod_bench: baseline bundle: %s\n", ec.message().c_str());
     exit_code = 1;

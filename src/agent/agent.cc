@@ -219,6 +219,7 @@ Result<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options) {
       .node_name = node_name,
       .state_dir = data_dir / "runtime",
       .runc_root = fs::path(options.run_dir) / "runc",
+      .run_state_dir = fs::path(options.run_dir) / "runtime",
       .sealed_runc = options.sealed_runc,
       .shim_binary = ShimBinary(),
       .pod_log_dir = options.pod_log_dir,

@@ -23,7 +23,8 @@ struct AgentOptions {
   std::string data_dir = "/var/lib/kelp/agent";
   std::string cni_bin_dir = "/opt/cni/bin";
   std::string cni_conf_dir = "/etc/cni/net.d";
-  std::string run_dir = "/run/kelp";  // runc's root is <run-dir>/runc
+  // runc's root is <run-dir>/runc; bundles and shim files are in <run-dir>/runtime.
+  std::string run_dir = "/run/kelp";
   std::string pod_log_dir = "/var/log/pods";
   // Pods' cgroups go under <cgroup_root>/<node name>/ (relative to the agent's own cgroup).
   std::string cgroup_root = "kelp";

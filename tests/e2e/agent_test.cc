@@ -191,7 +191,7 @@ class AgentE2eTest : public ::testing::Test {
     }
     std::error_code ec;
     for (const auto& dir :
-         fs::directory_iterator(tmp_.path() / "agent" / "runtime" / "containers", ec)) {
+         fs::directory_iterator(tmp_.path() / "run" / "runtime" / "containers", ec)) {
       Result<std::string> text = ReadFile(dir.path() / "shim.json");
       if (!text.ok()) continue;
       Result<json::object> shim = ParseJsonObject(*text);

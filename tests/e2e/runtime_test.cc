@@ -104,6 +104,7 @@ class RuntimeE2eTest : public ::testing::Test {
     options_ = RuntimeOptions{.node_name = "rt-" + suffix_,
                               .state_dir = tmp_.path() / "state",
                               .runc_root = tmp_.path() / "runc",
+                              .run_state_dir = tmp_.path() / "run",
                               .runc_binary = runc_,
                               .sealed_runc = true,  // as the agent runs it
                               .shim_binary = KELP_SHIM_BINARY,
@@ -339,6 +340,9 @@ TEST_F(RuntimeE2eTest, PodServesHttpLogsExecsStopsAndReleasesItsIp) {
   EXPECT_FALSE(fs::exists(options_.netns_dir / ("kelp-" + sandbox->id)));
   EXPECT_FALSE(fs::exists(tmp_.path() / "cni" / "results" / ("rtnet-" + sandbox->id + "-eth0")));
   EXPECT_FALSE(fs::exists(options_.state_dir / "sandboxes" / sandbox->id));
+  EXPECT_FALSE(fs::exists(options_.run_state_dir / "sandboxes" / sandbox->id));
+  EXPECT_TRUE(fs::is_empty(options_.state_dir / "containers"));
+  EXPECT_TRUE(fs::is_empty(options_.run_state_dir / "containers"));
   EXPECT_TRUE(runtime_->ListContainers()->empty());
   Runc runc(runc_, options_.runc_root.string(), runner_);
   EXPECT_TRUE(runc.List()->empty());
@@ -394,6 +398,39 @@ TEST_F(RuntimeE2eTest, RunningContainersSurviveARuntimeRestartAndAreAdopted) {
   EXPECT_EQ(after->exit_code, 137);
   ASSERT_TRUE(runtime_->RemovePodSandbox(sandbox->id).ok());
   EXPECT_FALSE(fs::exists(LeaseFile(sandbox->ip)));
+}
+
+TEST_F(RuntimeE2eTest, AfterARebootStartedContainersReadAsExitedAndThePodIsRemovable) {
+  Result<SandboxStatus> sandbox = runtime_->RunPodSandbox(Pod("rebooted"));
+  ASSERT_TRUE(sandbox.ok()) << sandbox.status().ToString();
+  std::string id = RunContainer(sandbox->id, {.name = "sleep", .command = {"sleep", "1000"}});
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(fs::exists(options_.run_state_dir / "containers" / id / "config.json"));
+  ASSERT_TRUE(fs::exists(options_.run_state_dir / "sandboxes" / sandbox->id / "uts"));
+
+  // A reboot: every process is gone, and so is everything under /run (runc's root, the
+  // bundles, the shims' files, the pinned namespaces); the data dir stays.
+  runtime_.reset();
+  Status killed = testing::RemoveRuntimeLeftovers(nullptr, options_, runner_);
+  ASSERT_TRUE(killed.ok()) << killed.ToString();
+  testing::UnmountAllUnder(options_.run_state_dir);
+  ASSERT_TRUE(UnpinNamespace(options_.netns_dir / ("kelp-" + sandbox->id)).ok());
+  for (const fs::path& dir : {options_.run_state_dir, options_.runc_root}) {
+    fs::remove_all(dir);
+  }
+
+  OpenRuntime();
+  const RecoveryReport& report = runtime_->recovery();
+  ASSERT_EQ(report.containers.size(), 1u);
+  EXPECT_EQ(report.containers[0].id, id);
+  EXPECT_EQ(report.containers[0].state, ContainerState::kExited);
+  EXPECT_EQ(report.containers[0].exit_code, 255);
+  EXPECT_NE(report.containers[0].message.find("exit status was lost"), std::string::npos);
+  // CNI DEL from the cache (the netns is gone) releases the IP; nothing of the pod is left.
+  ASSERT_TRUE(runtime_->RemovePodSandbox(sandbox->id).ok());
+  EXPECT_FALSE(fs::exists(LeaseFile(sandbox->ip)));
+  EXPECT_TRUE(fs::is_empty(options_.state_dir / "containers"));
+  EXPECT_TRUE(fs::is_empty(options_.state_dir / "sandboxes"));
 }
 
 TEST_F(RuntimeE2eTest, MemoryLimitOomKillIsReported) {
@@ -556,7 +593,7 @@ TEST_F(RuntimeE2eTest, RuncInitRunsFromTheSealedCopy) {
                                                 .command = {"sleep", "60"}});
     EXPECT_TRUE(id.ok()) << id.status().ToString();
     if (!id.ok()) return "";
-    std::string pid = ReadFile(options_.state_dir / "containers" / *id / "init.pid").value_or("");
+    std::string pid = ReadFile(options_.run_state_dir / "containers" / *id / "init.pid").value_or("");
     std::error_code ec;
     return fs::read_symlink("/proc/" + pid + "/exe", ec).string();
   };
@@ -629,16 +666,16 @@ TEST_F(RuntimeE2eTest, NetnsWithoutASandboxRecordIsTornDownOnOpen) {
   ASSERT_TRUE(sandbox.ok()) << sandbox.status().ToString();
   ASSERT_TRUE(fs::exists(LeaseFile(sandbox->ip)));
   runtime_.reset();
-  // The record is lost (as after a crash in the middle of a removal); the netns and the IP
-  // lease are still there.
-  fs::path dir = options_.state_dir / "sandboxes" / sandbox->id;
-  ASSERT_TRUE(UnpinNamespace(dir / "ns" / "uts").ok());
-  ASSERT_TRUE(UnpinNamespace(dir / "ns" / "ipc").ok());
-  fs::remove_all(dir);
+  // The record is lost (as after a crash in the middle of a removal); the pinned namespaces
+  // and the IP lease are still there.
+  fs::remove_all(options_.state_dir / "sandboxes" / sandbox->id);
+  const fs::path ns_dir = options_.run_state_dir / "sandboxes" / sandbox->id;
+  ASSERT_TRUE(fs::exists(ns_dir / "uts"));
   OpenRuntime();
   EXPECT_EQ(runtime_->recovery().removed_orphan_sandboxes, std::vector<std::string>{sandbox->id});
   EXPECT_FALSE(fs::exists(LeaseFile(sandbox->ip)));
   EXPECT_FALSE(fs::exists(options_.netns_dir / ("kelp-" + sandbox->id)));
+  EXPECT_FALSE(fs::exists(ns_dir));
   EXPECT_TRUE(runtime_->ListPodSandboxes()->empty());
 }
 

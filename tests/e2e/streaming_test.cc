@@ -156,6 +156,7 @@ class StreamingE2eTest : public ::testing::Test {
     options_ = RuntimeOptions{.node_name = node_name_,
                               .state_dir = tmp_.path() / "state",
                               .runc_root = tmp_.path() / "runc",
+                              .run_state_dir = tmp_.path() / "run",
                               .runc_binary = runc_,
                               .shim_binary = KELP_SHIM_BINARY,
                               .netns_dir = tmp_.path() / "netns",

@@ -230,6 +230,8 @@ Result<std::unique_ptr<ContainerRuntime>> ContainerRuntime::Open(RuntimeOptions 
   }
   for (const fs::path& dir : {runtime->options_.state_dir / "sandboxes",
                               runtime->options_.state_dir / "containers",
+                              runtime->options_.run_state_dir / "sandboxes",
+                              runtime->options_.run_state_dir / "containers",
                               runtime->options_.runc_root}) {
     KELP_RETURN_IF_ERROR(CreateDirectories(dir, 0711));
   }
@@ -240,8 +242,14 @@ Result<std::unique_ptr<ContainerRuntime>> ContainerRuntime::Open(RuntimeOptions 
 fs::path ContainerRuntime::SandboxDir(const std::string& id) const {
   return options_.state_dir / "sandboxes" / id;
 }
+fs::path ContainerRuntime::SandboxNsDir(const std::string& id) const {
+  return options_.run_state_dir / "sandboxes" / id;
+}
 fs::path ContainerRuntime::ContainerDir(const std::string& id) const {
   return options_.state_dir / "containers" / id;
+}
+fs::path ContainerRuntime::BundleDir(const std::string& id) const {
+  return options_.run_state_dir / "containers" / id;
 }
 fs::path ContainerRuntime::NetnsPath(const std::string& sandbox_id) const {
   return options_.netns_dir / (kNetnsPrefix + sandbox_id);
@@ -270,16 +278,27 @@ Status ContainerRuntime::Recover() {
     std::string id = entry.path().filename().string();
     if (!fs::exists(entry.path() / kContainerFile)) {
       // CreateContainer died before its record: nothing was started from it.
-      (void)Unmount(entry.path() / "rootfs");
-      fs::remove_all(entry.path(), ec);
+      (void)RemoveContainerFiles(id);
       continue;
     }
     Result<ContainerStatus> status = LoadContainer(id, &states);
     if (status.ok()) recovery_.containers.push_back(std::move(*status));
   }
+  for (const auto& entry : fs::directory_iterator(options_.run_state_dir / "containers", ec)) {
+    std::string id = entry.path().filename().string();
+    if (!fs::exists(ContainerDir(id) / kContainerFile)) (void)RemoveContainerFiles(id);
+  }
   for (const auto& entry : fs::directory_iterator(options_.state_dir / "sandboxes", ec)) {
     Result<SandboxStatus> sandbox = LoadSandbox(entry.path().filename().string());
     if (sandbox.ok()) recovery_.sandboxes.push_back(std::move(*sandbox));
+  }
+  for (const auto& entry : fs::directory_iterator(options_.run_state_dir / "sandboxes", ec)) {
+    // Namespaces pinned for a sandbox whose record is gone (RemovePodSandbox died between).
+    std::string id = entry.path().filename().string();
+    if (fs::exists(SandboxDir(id) / kSandboxFile)) continue;
+    (void)UnpinNamespace(entry.path() / "uts");
+    (void)UnpinNamespace(entry.path() / "ipc");
+    fs::remove_all(entry.path(), ec);
   }
   for (const auto& entry : fs::directory_iterator(options_.netns_dir, ec)) {
     std::string name = entry.path().filename().string();
@@ -335,7 +354,9 @@ Result<SandboxStatus> ContainerRuntime::RunPodSandbox(const PodSandboxConfig& co
   if (!config.host_network) sandbox.netns_path = NetnsPath(id).string();
   std::string hostname = config.hostname.empty() ? config.name : config.hostname;
   fs::path dir = SandboxDir(id);
-  KELP_RETURN_IF_ERROR(CreateDirectories(dir / "ns", 0711));
+  fs::path ns_dir = SandboxNsDir(id);
+  KELP_RETURN_IF_ERROR(CreateDirectories(dir, 0711));
+  KELP_RETURN_IF_ERROR(CreateDirectories(ns_dir, 0711));
   // The record first, so a crash in the middle leaves something RemovePodSandbox can find.
   KELP_RETURN_IF_ERROR(SaveSandbox(sandbox));
 
@@ -346,9 +367,10 @@ Result<SandboxStatus> ContainerRuntime::RunPodSandbox(const PodSandboxConfig& co
       // sandbox, so this one must not linger half-made.
       spdlog::warn("runtime: cleaning up failed sandbox {}: {}", id, removed.message());
       (void)UnpinNamespace(NetnsPath(id));
-      (void)UnpinNamespace(dir / "ns" / "uts");
-      (void)UnpinNamespace(dir / "ns" / "ipc");
+      (void)UnpinNamespace(ns_dir / "uts");
+      (void)UnpinNamespace(ns_dir / "ipc");
       std::error_code ec;
+      fs::remove_all(ns_dir, ec);
       fs::remove_all(dir, ec);
     }
     return status;
@@ -360,14 +382,14 @@ Result<SandboxStatus> ContainerRuntime::RunPodSandbox(const PodSandboxConfig& co
                              Durability::kProcessCrashSafe);
   }
   if (status.ok()) {
-    status = PinNewNamespace(CLONE_NEWUTS, dir / "ns" / "uts", [&]() -> Status {
+    status = PinNewNamespace(CLONE_NEWUTS, ns_dir / "uts", [&]() -> Status {
       if (::sethostname(hostname.data(), hostname.size()) != 0) {
         return ErrnoStatus("sethostname", errno);
       }
       return Status::Ok();
     });
   }
-  if (status.ok()) status = PinNewNamespace(CLONE_NEWIPC, dir / "ns" / "ipc");
+  if (status.ok()) status = PinNewNamespace(CLONE_NEWIPC, ns_dir / "ipc");
   if (!status.ok()) return fail(status);
 
   if (!config.host_network) {
@@ -443,10 +465,16 @@ Status ContainerRuntime::RemovePodSandbox(const std::string& sandbox_id) {
   for (const std::string& id : ContainerIdsOfSandbox(sandbox_id)) {
     KELP_RETURN_IF_ERROR(RemoveContainer(id));
   }
+  fs::path ns_dir = SandboxNsDir(sandbox_id);
   fs::path dir = SandboxDir(sandbox_id);
-  KELP_RETURN_IF_ERROR(UnpinNamespace(dir / "ns" / "uts"));
-  KELP_RETURN_IF_ERROR(UnpinNamespace(dir / "ns" / "ipc"));
+  // dir/ns: where agents before the run dir's bundles pinned them.
+  for (const fs::path& pins : {ns_dir, dir / "ns"}) {
+    KELP_RETURN_IF_ERROR(UnpinNamespace(pins / "uts"));
+    KELP_RETURN_IF_ERROR(UnpinNamespace(pins / "ipc"));
+  }
   std::error_code ec;
+  fs::remove_all(ns_dir, ec);
+  if (ec) return IoError("remove " + ns_dir.string() + ": " + ec.message());
   fs::remove_all(dir, ec);
   if (ec) return IoError("remove " + dir.string() + ": " + ec.message());
   // The pod cgroup goes with the pod's last sandbox (a pod's sandboxes share its uid). The log
@@ -534,16 +562,15 @@ Result<std::string> ContainerRuntime::CreateContainer(const std::string& sandbox
   if (image.layers.empty()) return InvalidArgumentError("image " + config.image + " has no layers");
   KELP_ASSIGN_OR_RETURN(std::string id, RandomId());
   fs::path dir = ContainerDir(id);
-  fs::path rootfs = dir / "rootfs";
-  for (const char* sub : {"rootfs", "upper", "work"}) {
-    KELP_RETURN_IF_ERROR(CreateDirectories(dir / sub, 0711));
-  }
+  fs::path bundle = BundleDir(id);
+  fs::path rootfs = bundle / "rootfs";
   auto fail = [&](Status status) -> Status {
-    (void)Unmount(rootfs);
-    std::error_code ec;
-    fs::remove_all(dir, ec);
+    (void)RemoveContainerFiles(id);
     return status;
   };
+  for (const fs::path& sub : {dir / "upper", dir / "work", rootfs}) {
+    if (Status made = CreateDirectories(sub, 0711); !made.ok()) return fail(made);
+  }
 
   // overlayfs: the top layer comes first in lowerdir.
   std::string lower;
@@ -576,8 +603,8 @@ Result<std::string> ContainerRuntime::CreateContainer(const std::string& sandbox
       .rootfs_path = rootfs.string(),
       .cgroups_path = cgroups_path,
       .netns_path = sandbox.netns_path,
-      .uts_ns_path = (sandbox_dir / "ns" / "uts").string(),
-      .ipc_ns_path = (sandbox_dir / "ns" / "ipc").string(),
+      .uts_ns_path = (SandboxNsDir(sandbox_id) / "uts").string(),
+      .ipc_ns_path = (SandboxNsDir(sandbox_id) / "ipc").string(),
       .hosts_file = (sandbox_dir / "hosts").string(),
       .resolv_conf_file = (sandbox_dir / "resolv.conf").string(),
       .hostname_file = (sandbox_dir / "hostname").string(),
@@ -588,7 +615,7 @@ Result<std::string> ContainerRuntime::CreateContainer(const std::string& sandbox
                       {"io.kubernetes.cri.sandbox-id", sandbox_id}}};
   Result<json::object> spec = BuildOciSpec(input);
   if (!spec.ok()) return fail(spec.status());
-  Status status = WriteFileAtomic(dir / "config.json", json::serialize(*spec), 0600,
+  Status status = WriteFileAtomic(bundle / "config.json", json::serialize(*spec), 0600,
                                   Durability::kProcessCrashSafe);
   if (!status.ok()) return fail(status);
 
@@ -612,9 +639,9 @@ Result<std::string> ContainerRuntime::CreateContainer(const std::string& sandbox
   ShimOptions shim{.runc = options_.runc_binary,
                    .root = options_.runc_root.string(),
                    .id = id,
-                   .bundle = dir.string(),
+                   .bundle = bundle.string(),
                    .log_path = log_path,
-                   .state_dir = dir.string(),
+                   .state_dir = bundle.string(),
                    .tty = config.tty,
                    .start = start};
   ProcessRequest request{.argv = {options_.shim_binary}, .timeout = options_.runc_timeout};
@@ -654,7 +681,7 @@ Status ContainerRuntime::RecordStarted(const std::string& container_id) {
 
 Status ContainerRuntime::WaitForExit(const std::string& container_id,
                                      std::optional<std::chrono::steady_clock::time_point> deadline) {
-  fs::path dir = ContainerDir(container_id);
+  fs::path dir = BundleDir(container_id);
   auto remaining_ms = [&]() -> int {
     if (!deadline.has_value()) return -1;
     auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline -
@@ -710,18 +737,25 @@ Status ContainerRuntime::StopContainer(const std::string& container_id,
 
 Status ContainerRuntime::RemoveContainer(const std::string& container_id) {
   if (!ValidId(container_id)) return InvalidArgumentError("bad container id " + container_id);
-  fs::path dir = ContainerDir(container_id);
-  if (!fs::exists(dir)) return Status::Ok();
+  if (!fs::exists(ContainerDir(container_id))) return RemoveContainerFiles(container_id);
   Result<ContainerStatus> status = GetContainerStatus(container_id);
   if (status.ok() && (status->state == ContainerState::kRunning ||
                       status->state == ContainerState::kCreated)) {
     KELP_RETURN_IF_ERROR(StopContainer(container_id, std::chrono::milliseconds(0)));
   }
   KELP_RETURN_IF_ERROR(runc_.Delete(container_id, true));
-  KELP_RETURN_IF_ERROR(Unmount(dir / "rootfs"));
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  if (ec) return IoError("remove " + dir.string() + ": " + ec.message());
+  return RemoveContainerFiles(container_id);
+}
+
+Status ContainerRuntime::RemoveContainerFiles(const std::string& id) {
+  // The bundle (with the rootfs mount over the upper dir) first. ContainerDir(id)/rootfs: where
+  // agents before the run dir's bundles mounted it.
+  for (const fs::path& dir : {BundleDir(id), ContainerDir(id)}) {
+    KELP_RETURN_IF_ERROR(Unmount(dir / "rootfs"));
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    if (ec) return IoError("remove " + dir.string() + ": " + ec.message());
+  }
   return Status::Ok();
 }
 
@@ -754,8 +788,9 @@ Result<ContainerStatus> ContainerRuntime::LoadContainer(const std::string& id,
     if (start_doc.ok()) status.started_at = TimeField(*start_doc, "started_at");
   }
 
+  const fs::path bundle = BundleDir(id);
   auto exited_from_file = [&]() -> bool {
-    Result<std::string> exit_text = ReadFile(dir / kExitInfoFile);
+    Result<std::string> exit_text = ReadFile(bundle / kExitInfoFile);
     if (!exit_text.ok()) return false;
     Result<ExitInfo> exit = ParseExitInfo(*exit_text);
     if (!exit.ok()) return false;
@@ -778,7 +813,7 @@ Result<ContainerStatus> ContainerRuntime::LoadContainer(const std::string& id,
     Result<RuncState> s = runc_.State(id);
     if (s.ok()) runc = *s;
   }
-  Result<std::string> shim_text = ReadFile(dir / kShimInfoFile);
+  Result<std::string> shim_text = ReadFile(bundle / kShimInfoFile);
   Result<ShimInfo> shim = shim_text.ok() ? ParseShimInfo(*shim_text) : shim_text.status();
   bool shim_alive = shim.ok() && ShimAlive(shim->shim_pid, id);
   if (runc.has_value() && runc->status == "created") {
@@ -796,8 +831,9 @@ Result<ContainerStatus> ContainerRuntime::LoadContainer(const std::string& id,
   } else if (shim.ok() && exited_from_file()) {
     // The shim recorded the exit and quit between the first look at exit.json and now.
     return status;
-  } else if (shim.ok()) {
-    // It ran, and nothing recorded its end (the shim was killed, or the node rebooted).
+  } else if (shim.ok() || status.started_at.has_value()) {
+    // It ran, and nothing recorded its end: the shim was killed, or the node rebooted (which
+    // takes the run dir with the shim's files).
     status.state = ContainerState::kExited;
     status.exit_code = 255;
     status.reason = "Unknown";
@@ -857,7 +893,7 @@ Status ContainerRuntime::ReadLogs(const std::string& container_id, const LogRead
                                   const std::function<bool(std::string_view)>& sink,
                                   const std::atomic<bool>* cancel) {
   KELP_ASSIGN_OR_RETURN(ContainerStatus status, GetContainerStatus(container_id));
-  fs::path dir = ContainerDir(container_id);
+  fs::path dir = BundleDir(container_id);
   auto running = [&] {
     std::error_code ec;
     return fs::exists(dir, ec) && !fs::exists(dir / kExitInfoFile, ec);

@@ -33,9 +33,15 @@ namespace kelp::agent {
 
 struct RuntimeOptions {
   std::string node_name;  // required; names the cgroup parent
-  // Sandboxes, containers (bundles, overlay upper dirs, shim state). Survives agent restarts.
+  // What must survive a reboot to be reported or cleaned up after it: the sandbox and container
+  // records, hosts/hostname/resolv.conf, the overlay upper and work dirs. On disk.
   std::filesystem::path state_dir = "/var/lib/kelp/runtime";
   std::filesystem::path runc_root = "/run/kelp/runc";
+  // What describes running processes and goes with them on a reboot, as containerd keeps its
+  // bundles under /run: each container's bundle (config.json, the rootfs mount point) with the
+  // shim's files (shim.json, init.pid, runc.log, exit.json), and each sandbox's pinned UTS and
+  // IPC namespaces. Meant for a tmpfs; both directories survive agent restarts.
+  std::filesystem::path run_state_dir = "/run/kelp/runtime";
   std::string runc_binary = "runc";
   // Run runc from one sealed in-memory copy of runc_binary (sealed_program.h), so that runc
   // skips re-executing itself from a read-only bind mount for every container. Falls back to
@@ -148,8 +154,12 @@ class ContainerRuntime {
   Status Recover();
 
   ExecTarget ExecTargetOf() const;
-  std::filesystem::path SandboxDir(const std::string& id) const;
-  std::filesystem::path ContainerDir(const std::string& id) const;
+  std::filesystem::path SandboxDir(const std::string& id) const;     // in state_dir
+  std::filesystem::path SandboxNsDir(const std::string& id) const;   // in run_state_dir
+  std::filesystem::path ContainerDir(const std::string& id) const;   // in state_dir
+  std::filesystem::path BundleDir(const std::string& id) const;      // in run_state_dir
+  // Unmounts and removes a container's bundle and its state (either may be missing).
+  Status RemoveContainerFiles(const std::string& id);
   std::filesystem::path NetnsPath(const std::string& sandbox_id) const;
   Result<SandboxStatus> LoadSandbox(const std::string& id) const;
   Status SaveSandbox(const SandboxStatus& sandbox);

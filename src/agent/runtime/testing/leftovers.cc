@@ -29,7 +29,7 @@ Status RemoveRuntimeLeftovers(ContainerRuntime* runtime, const RuntimeOptions& o
     for (const RuncState& s : *left) (void)runc.Delete(s.id, true);
   }
   std::error_code ec;
-  for (const auto& dir : std::filesystem::directory_iterator(options.state_dir / "containers", ec)) {
+  for (const auto& dir : std::filesystem::directory_iterator(options.run_state_dir / "containers", ec)) {
     Result<std::string> text = ReadFile(dir.path() / kShimInfoFile);
     Result<ShimInfo> shim = text.ok() ? ParseShimInfo(*text) : text.status();
     if (!shim.ok()) continue;
