@@ -3,7 +3,10 @@
 // to the pod's first Running status seen by a watch: p50/p99, the CPU the burst cost (server,
 // agent, and everything they started: kelp-shim, runc, runc init, CNI plugins, containers,
 // from a cpuacct cgroup of the bench's own), and the agent's RSS (now and peak) once they all
-// run. The baseline, measured first in the same run, is one pod created alone.
+// run. The baselines of the same run: one pod created alone (first), and the burst with runc
+// alone (after it): 30 bare `runc run -d` at once of the config.json kelp made for burst-0,
+// runc run as kelp-shim runs it, with its p99 and CPU and the ratio of the two p99s — kelp's
+// share, whatever the speed of the host at the time.
 // Two CNI setups, each on a fresh server + agent (`--cni kelp|reference|both`, default both):
 //   kelp       what a kelp user gets: the kelp-flannel conflist and plugin links the agent's
 //              flannel installs (kelp-flannel -> kelp-bridge + kelp-ipam, one C++ process),
@@ -15,7 +18,8 @@
 // already talking to the server has its connection); `--cold-connections` makes each create
 // open a new one, with its TLS handshake.
 // `--runs N` repeats the setups N times, alternating them, and ends with each one's min /
-// median / max p99 and CPU per pod (this 2-core VM varies by ~15 % from run to run).
+// median / max p99, CPU per pod and bare-runc p99 (this 2-core VM varies by ~30 % from run to
+// run).
 // Every result line names its CNI. The burst's CLOCK_MONOTONIC window is printed so a
 // system-wide `perf record -k CLOCK_MONOTONIC` can be cut to it (bench/agent_bench_profile.sh).
 // Root; `kelp server --disable-agent` and `kelp agent` run as processes inside a private mount
@@ -42,10 +46,12 @@
 #include <sstream>
 #include <thread>
 
+#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
 #include "agent/runtime/cgroups.h"
 #include "agent/runtime/runc.h"
+#include "agent/runtime/sealed_program.h"
 #include "agent/runtime/testing/mounts.h"
 #include "client/https_client.h"
 #include "client/informer.h"
@@ -70,6 +76,7 @@ constexpr int kPods = 30;
 // Per CNI label, every run's burst p99 and CPU per pod (for the --runs summary).
 struct RunFigures {
   std::vector<double> p99_ms;
+  std::vector<double> bare_p99_ms;  // the same run's bare runc baseline
   std::vector<double> cpu_per_pod_ms;
 };
 std::map<std::string, RunFigures> g_figures;
@@ -249,6 +256,89 @@ kelp::Result<fs::path> SetUpCni(Cni cni, const fs::path& tmp, const std::string&
   return bin_dir;
 }
 
+// The same-run baseline of the burst: kPods bare `runc run --detach` at once of the config.json
+// kelp generated for the pod `pod` (its namespaces, mounts, limits and rootfs; each in a cgroup
+// of its own below the pod's), with no API server, kubelet, CNI or shim, but runc run as
+// kelp-shim runs it (from a sealed copy when `sealed`, GOMAXPROCS=1). What a burst costs this
+// host right now with runc alone; the ratio of the two is kelp's share, whatever the host's
+// speed. Runs inside `account` (when there is one), so its CPU is measured as the burst's.
+struct BareBurst {
+  std::vector<double> latencies_ms;
+  double cpu_s = 0;
+  double wall_s = 0;
+};
+
+kelp::Result<BareBurst> BareRuncBurst(const fs::path& tmp, const std::string& pod, bool sealed,
+                                      CpuAccount* account) {
+  std::optional<json::object> spec;
+  std::error_code ec;
+  for (const auto& dir : fs::directory_iterator(tmp / "run" / "runtime" / "containers", ec)) {
+    auto text = kelp::ReadFile(dir.path() / "config.json");
+    auto doc = text.ok() ? kelp::ParseJsonObject(*text) : kelp::Result<json::object>(text.status());
+    const json::object* annotations =
+        doc.ok() && doc->contains("annotations") ? doc->at("annotations").if_object() : nullptr;
+    const json::value* name =
+        annotations != nullptr ? annotations->if_contains("io.kubernetes.pod.name") : nullptr;
+    if (name != nullptr && *name == pod.c_str()) {
+      spec = std::move(*doc);
+      break;
+    }
+  }
+  if (!spec) return kelp::NotFoundError("no bundle of pod " + pod);
+  std::string runc = fs::exists("/usr/sbin/runc") ? "/usr/sbin/runc" : "runc";
+  std::optional<kelp::agent::SealedProgram> copy;
+  if (sealed) {
+    KELP_ASSIGN_OR_RETURN(copy, kelp::agent::SealedProgram::Create(runc));
+    runc = copy->path();
+  }
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  if (::getenv("GOMAXPROCS") == nullptr) env.emplace_back("GOMAXPROCS=1");
+  const fs::path root = tmp / "run" / "runc-bare";
+  const std::string pod_cgroup =
+      fs::path(std::string(spec->at("linux").at("cgroupsPath").as_string())).parent_path();
+  for (int i = 0; i < kPods; ++i) {
+    json::object config = *spec;
+    config["linux"].as_object()["cgroupsPath"] = pod_cgroup + "/bare-" + std::to_string(i);
+    const fs::path bundle = tmp / "bare" / std::to_string(i);
+    fs::create_directories(bundle);
+    KELP_RETURN_IF_ERROR(kelp::WriteFileAtomic(bundle / "config.json", json::serialize(config),
+                                               0600, kelp::Durability::kProcessCrashSafe));
+  }
+  if (account && !account->Enter()) return kelp::InternalError("cannot enter " + account->name());
+  const double cpu_before = account ? account->Seconds() : 0;
+  BareBurst out;
+  out.latencies_ms.resize(kPods);
+  std::vector<std::string> errors(kPods);
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kPods; ++i) {
+    threads.emplace_back([&, i] {
+      kelp::SubprocessRunner plain;
+      auto ran = plain.Run({.argv = {runc, "--root", root.string(), "run", "--detach", "--bundle",
+                                     (tmp / "bare" / std::to_string(i)).string(),
+                                     "bare-" + std::to_string(i)},
+                            .env = env});
+      out.latencies_ms[i] = Millis(Clock::now() - start).count();
+      if (!ran.ok()) errors[i] = ran.status().ToString();
+      if (ran.ok() && ran->exit_code != 0) errors[i] = ran->stderr_data;
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  out.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+  out.cpu_s = (account ? account->Seconds() : 0) - cpu_before;
+  if (account) account->Leave();
+  kelp::SubprocessRunner plain;
+  for (int i = 0; i < kPods; ++i) {
+    (void)plain.Run({.argv = {runc, "--root", root.string(), "delete", "--force",
+                              "bare-" + std::to_string(i)}});
+  }
+  for (const std::string& error : errors) {
+    if (!error.empty()) return kelp::InternalError("bare runc run: " + error);
+  }
+  return out;
+}
+
 int RunBench(const Setup& setup, const fs::path& tmp, const std::string& suffix,
              kelp::SubprocessRunner& runner,
              std::vector<std::unique_ptr<kelp::ChildProcess>>& children, CpuAccount* account) {
@@ -392,6 +482,8 @@ int RunBench(const Setup& setup, const fs::path& tmp, const std::string& suffix,
   const double rss = StatusKb(agent_pid, "VmRSS:") / 1024;
   const double peak = StatusKb(agent_pid, "VmHWM:") / 1024;
   pods.Stop();
+  kelp::Result<BareBurst> bare = BareRuncBurst(tmp, "burst-0", setup.sealed_runc, account);
+  if (!bare.ok()) return Fail("bare runc baseline", bare.status().ToString());
 
   double load = 0;
   (void)::getloadavg(&load, 1);
@@ -420,7 +512,16 @@ int RunBench(const Setup& setup, const fs::path& tmp, const std::string& suffix,
         label, 1000 * cpu / kPods, 1000 * server_cpu / kPods, 1000 * agent_cpu / kPods,
         1000 * (cpu - server_cpu - agent_cpu) / kPods, cpu, window_end - window_start);
   }
+  std::printf(
+      "  [%s] baseline: %d bare `runc run -d` at once of burst-0's config.json (no API, kubelet, "
+      "CNI or shim; runc%s, GOMAXPROCS=1)   p50 %7.1f ms   p99 %7.1f ms; CPU %.0f ms per "
+      "container\n",
+      label, kPods, setup.sealed_runc ? " from a sealed copy" : "", Percentile(bare->latencies_ms, 0.5), Percentile(bare->latencies_ms, 0.99),
+      1000 * bare->cpu_s / kPods);
+  std::printf("  [%s] ratio p99 (%d pods at once) / p99 (%d bare runc at once): %.2f\n", label,
+              kPods, kPods, Percentile(burst, 0.99) / Percentile(bare->latencies_ms, 0.99));
   g_figures[label].p99_ms.push_back(Percentile(burst, 0.99));
+  g_figures[label].bare_p99_ms.push_back(Percentile(bare->latencies_ms, 0.99));
   if (account) g_figures[label].cpu_per_pod_ms.push_back(1000 * cpu / kPods);
   std::printf("  [%s] burst window (CLOCK_MONOTONIC s): %.3f %.3f\n", label, window_start,
               window_end);
@@ -627,8 +728,10 @@ int main(int argc, char** argv) {
     for (const Setup& setup : setups) {
       const RunFigures& f = g_figures[setup.Label()];
       std::printf(
-          "agent_bench [%s] over %d runs (min / median / max): p99 %s ms, CPU per pod %s ms\n",
-          setup.Label().c_str(), runs, Spread(f.p99_ms).c_str(), Spread(f.cpu_per_pod_ms).c_str());
+          "agent_bench [%s] over %d runs (min / median / max): p99 %s ms, CPU per pod %s ms; "
+          "bare runc baseline p99 %s ms\n",
+          setup.Label().c_str(), runs, Spread(f.p99_ms).c_str(), Spread(f.cpu_per_pod_ms).c_str(),
+          Spread(f.bare_p99_ms).c_str());
     }
   }
   return exit_code;
