@@ -22,8 +22,7 @@
 #include <sstream>
 #include <thread>
 
-#include "agent/runtime/cgroups.h"
-#include "agent/runtime/runc.h"
+#include "agent/runtime/testing/leftovers.h"
 #include "agent/runtime/testing/mounts.h"
 #include "common/file.h"
 #include "common/json.h"
@@ -182,27 +181,14 @@ class AgentE2eTest : public ::testing::Test {
       agent_.reset();
     }
     if (server_) (void)server_->Stop();
-    // Whatever is left: containers, shims, cgroups, mounts.
-    Runc runc(fs::exists("/usr/sbin/runc") ? "/usr/sbin/runc" : "runc",
-              (tmp_.path() / "run" / "runc").string(), runner_);
-    Result<std::vector<RuncState>> left = runc.List();
-    if (left.ok()) {
-      for (const RuncState& s : *left) (void)runc.Delete(s.id, true);
-    }
-    std::error_code ec;
-    for (const auto& dir :
-         fs::directory_iterator(tmp_.path() / "run" / "runtime" / "containers", ec)) {
-      Result<std::string> text = ReadFile(dir.path() / "shim.json");
-      if (!text.ok()) continue;
-      Result<json::object> shim = ParseJsonObject(*text);
-      int64_t pid = shim.ok() ? IntAt(*shim, "shim_pid") : -1;
-      Result<std::string> cmdline = ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
-      if (pid > 0 && cmdline.ok() && cmdline->find("kelp-shim") != std::string::npos) {
-        ::kill(static_cast<pid_t>(pid), SIGKILL);
-      }
-    }
-    Result<Cgroups> cgroups = Cgroups::Discover();
-    if (cgroups.ok()) (void)cgroups->RemoveTree(CgroupRoot());
+    // Whatever is left: containers, shims, cgroups (the agent's paths), then mounts.
+    RuntimeOptions agent_paths{.node_name = node_name_,
+                               .runc_root = tmp_.path() / "run" / "runc",
+                               .run_state_dir = tmp_.path() / "run" / "runtime",
+                               .runc_binary = fs::exists("/usr/sbin/runc") ? "/usr/sbin/runc"
+                                                                           : "runc",
+                               .cgroup_parent = CgroupRoot()};
+    (void)agent::testing::RemoveRuntimeLeftovers(nullptr, agent_paths, runner_);
     for (const std::string& target : bound_) ::umount2(target.c_str(), MNT_DETACH);
     agent::testing::UnmountAllUnder(tmp_.path());
     if (host_netns_.valid()) ::setns(host_netns_.get(), CLONE_NEWNET);
