@@ -194,7 +194,8 @@ int main() {
   fs::create_directories(bundle);
   fs::copy(layer, bundle / "rootfs", fs::copy_options::recursive | fs::copy_options::copy_symlinks,
            ec);
-  auto config_text = kelp::ReadFile(options.run_state_dir / "containers" / first_container / "config.json");
+  auto config_text =
+      kelp::ReadFile(options.run_state_dir / "containers" / first_container / "config.json");
   if (exit_code == 0 && (ec || !config_text.ok())) {
     std::fprintf(stderr, "pod_bench: baseline bundle: %s\n", ec.message().c_str());
     exit_code = 1;

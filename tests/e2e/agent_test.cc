@@ -182,12 +182,12 @@ class AgentE2eTest : public ::testing::Test {
     }
     if (server_) (void)server_->Stop();
     // Whatever is left: containers, shims, cgroups (the agent's paths), then mounts.
-    RuntimeOptions agent_paths{.node_name = node_name_,
-                               .runc_root = tmp_.path() / "run" / "runc",
-                               .run_state_dir = tmp_.path() / "run" / "runtime",
-                               .runc_binary = fs::exists("/usr/sbin/runc") ? "/usr/sbin/runc"
-                                                                           : "runc",
-                               .cgroup_parent = CgroupRoot()};
+    RuntimeOptions agent_paths{
+        .node_name = node_name_,
+        .runc_root = tmp_.path() / "run" / "runc",
+        .run_state_dir = tmp_.path() / "run" / "runtime",
+        .runc_binary = fs::exists("/usr/sbin/runc") ? "/usr/sbin/runc" : "runc",
+        .cgroup_parent = CgroupRoot()};
     (void)agent::testing::RemoveRuntimeLeftovers(nullptr, agent_paths, runner_);
     for (const std::string& target : bound_) ::umount2(target.c_str(), MNT_DETACH);
     agent::testing::UnmountAllUnder(tmp_.path());

@@ -679,6 +679,24 @@ TEST_F(RuntimeE2eTest, NetnsWithoutASandboxRecordIsTornDownOnOpen) {
   EXPECT_TRUE(runtime_->ListPodSandboxes()->empty());
 }
 
+TEST_F(RuntimeE2eTest, BundleWithoutAContainerRecordIsRemovedOnOpen) {
+  Result<SandboxStatus> sandbox = runtime_->RunPodSandbox(Pod("unrecorded"));
+  ASSERT_TRUE(sandbox.ok()) << sandbox.status().ToString();
+  std::string id = RunContainer(sandbox->id, {.name = "sleep", .command = {"sleep", "1000"}});
+  ASSERT_FALSE(id.empty());
+  const fs::path bundle = options_.run_state_dir / "containers" / id;
+  ASSERT_TRUE(fs::exists(bundle / "rootfs" / "bin"));  // the overlay is mounted
+  runtime_.reset();
+  // The container's state dir is gone (as after a crash in the middle of a removal); runc's
+  // container, the shim and the bundle with its rootfs mount are still there.
+  fs::remove_all(options_.state_dir / "containers" / id);
+  OpenRuntime();
+  EXPECT_EQ(runtime_->recovery().removed_orphan_containers, std::vector<std::string>{id});
+  EXPECT_FALSE(fs::exists(bundle));
+  EXPECT_FALSE(fs::exists(options_.state_dir / "containers" / id));
+  ASSERT_TRUE(runtime_->RemovePodSandbox(sandbox->id).ok());
+}
+
 TEST_F(RuntimeE2eTest, HostNetworkPodUsesTheNodeNetwork) {
   PodSandboxConfig config = Pod("hostnet");
   config.host_network = true;

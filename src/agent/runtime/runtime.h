@@ -154,10 +154,10 @@ class ContainerRuntime {
   Status Recover();
 
   ExecTarget ExecTargetOf() const;
-  std::filesystem::path SandboxDir(const std::string& id) const;     // in state_dir
-  std::filesystem::path SandboxNsDir(const std::string& id) const;   // in run_state_dir
-  std::filesystem::path ContainerDir(const std::string& id) const;   // in state_dir
-  std::filesystem::path BundleDir(const std::string& id) const;      // in run_state_dir
+  std::filesystem::path SandboxDir(const std::string& id) const;    // in state_dir
+  std::filesystem::path SandboxNsDir(const std::string& id) const;  // in run_state_dir
+  std::filesystem::path ContainerDir(const std::string& id) const;  // in state_dir
+  std::filesystem::path BundleDir(const std::string& id) const;     // in run_state_dir
   // Unmounts and removes a container's bundle and its state (either may be missing).
   Status RemoveContainerFiles(const std::string& id);
   std::filesystem::path NetnsPath(const std::string& sandbox_id) const;
