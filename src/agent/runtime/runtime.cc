@@ -181,6 +181,16 @@ Status Unmount(const fs::path& path) {
   return Status::Ok();
 }
 
+// Unpins a sandbox's UTS and IPC namespaces kept in `dir` and removes it; an absent one is fine.
+Status RemoveNamespacePins(const fs::path& dir) {
+  KELP_RETURN_IF_ERROR(UnpinNamespace(dir / "uts"));
+  KELP_RETURN_IF_ERROR(UnpinNamespace(dir / "ipc"));
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  if (ec) return IoError("remove " + dir.string() + ": " + ec.message());
+  return Status::Ok();
+}
+
 // True while `pid` is a live kelp-shim for `container_id` (guards against pid reuse).
 bool ShimAlive(int pid, const std::string& container_id) {
   if (pid <= 0) return false;
@@ -295,10 +305,7 @@ Status ContainerRuntime::Recover() {
   for (const auto& entry : fs::directory_iterator(options_.run_state_dir / "sandboxes", ec)) {
     // Namespaces pinned for a sandbox whose record is gone (RemovePodSandbox died between).
     std::string id = entry.path().filename().string();
-    if (fs::exists(SandboxDir(id) / kSandboxFile)) continue;
-    (void)UnpinNamespace(entry.path() / "uts");
-    (void)UnpinNamespace(entry.path() / "ipc");
-    fs::remove_all(entry.path(), ec);
+    if (!fs::exists(SandboxDir(id) / kSandboxFile)) (void)RemoveNamespacePins(entry.path());
   }
   for (const auto& entry : fs::directory_iterator(options_.netns_dir, ec)) {
     std::string name = entry.path().filename().string();
@@ -367,10 +374,8 @@ Result<SandboxStatus> ContainerRuntime::RunPodSandbox(const PodSandboxConfig& co
       // sandbox, so this one must not linger half-made.
       spdlog::warn("runtime: cleaning up failed sandbox {}: {}", id, removed.message());
       (void)UnpinNamespace(NetnsPath(id));
-      (void)UnpinNamespace(ns_dir / "uts");
-      (void)UnpinNamespace(ns_dir / "ipc");
+      (void)RemoveNamespacePins(ns_dir);
       std::error_code ec;
-      fs::remove_all(ns_dir, ec);
       fs::remove_all(dir, ec);
     }
     return status;
@@ -465,16 +470,12 @@ Status ContainerRuntime::RemovePodSandbox(const std::string& sandbox_id) {
   for (const std::string& id : ContainerIdsOfSandbox(sandbox_id)) {
     KELP_RETURN_IF_ERROR(RemoveContainer(id));
   }
-  fs::path ns_dir = SandboxNsDir(sandbox_id);
   fs::path dir = SandboxDir(sandbox_id);
   // dir/ns: where agents before the run dir's bundles pinned them.
-  for (const fs::path& pins : {ns_dir, dir / "ns"}) {
-    KELP_RETURN_IF_ERROR(UnpinNamespace(pins / "uts"));
-    KELP_RETURN_IF_ERROR(UnpinNamespace(pins / "ipc"));
+  for (const fs::path& pins : {SandboxNsDir(sandbox_id), dir / "ns"}) {
+    KELP_RETURN_IF_ERROR(RemoveNamespacePins(pins));
   }
   std::error_code ec;
-  fs::remove_all(ns_dir, ec);
-  if (ec) return IoError("remove " + ns_dir.string() + ": " + ec.message());
   fs::remove_all(dir, ec);
   if (ec) return IoError("remove " + dir.string() + ": " + ec.message());
   // The pod cgroup goes with the pod's last sandbox (a pod's sandboxes share its uid). The log
