@@ -77,6 +77,15 @@ std::string LastRuncLogMessage(const fs::path& log) {
   return last;
 }
 
+// The memory cgroup directory (v2: the unified one) of the bundle's linux.cgroupsPath.
+Result<fs::path> ContainerMemoryCgroup(const fs::path& config_json) {
+  KELP_ASSIGN_OR_RETURN(std::string text, ReadFile(config_json));
+  KELP_ASSIGN_OR_RETURN(json::object config, ParseJsonObject(text));
+  KELP_ASSIGN_OR_RETURN(std::string path, GetString(config, "linux.cgroupsPath"));
+  KELP_ASSIGN_OR_RETURN(Cgroups cgroups, Cgroups::Discover());
+  return cgroups.Resolve("memory", path);
+}
+
 }  // namespace
 
 Result<ShimOptions> ParseShimArguments(int argc, char** argv) {
@@ -266,8 +275,11 @@ class Monitor {
     KELP_ASSIGN_OR_RETURN(std::string pid_text, ReadFile(state / "init.pid"));
     auto [end, ec] = std::from_chars(pid_text.data(), pid_text.data() + pid_text.size(), init_pid_);
     if (ec != std::errc() || init_pid_ <= 0) return InternalError("bad init.pid: " + pid_text);
-    Result<fs::path> memory = ProcessMemoryCgroup(init_pid_);
-    if (memory.ok()) memory_cgroup_ = *memory;
+    // The container's cgroup, from its config.json as runc resolved it (the shim runs where
+    // runc ran): an init that has already exited is a zombie that /proc shows in the root
+    // cgroups.
+    Result<fs::path> cgroup = ContainerMemoryCgroup(fs::path(options_.bundle) / "config.json");
+    if (cgroup.ok()) memory_cgroup_ = *cgroup;
     return WriteFileAtomic(state / kShimInfoFile,
                            ShimInfoJson({.shim_pid = ::getpid(), .init_pid = init_pid_}), 0644,
                            Durability::kProcessCrashSafe);
