@@ -22,10 +22,12 @@
 #include <sstream>
 #include <thread>
 
+#include "agent/runtime/cgroups.h"
 #include "agent/runtime/namespaces.h"
 #include "agent/runtime/testing/fake_image_source.h"
 #include "agent/runtime/testing/leftovers.h"
 #include "agent/runtime/testing/mounts.h"
+#include "agent/runtime/timer_slack.h"
 #include "common/file.h"
 #include "common/testing/temp_dir.h"
 #include "net/netns.h"
@@ -550,6 +552,19 @@ TEST_F(RuntimeE2eTest, RunContainerCreatesAndStartsInOneRuncProcess) {
   EXPECT_EQ(running->state, ContainerState::kRunning);
   EXPECT_GT(running->pid, 0);
   EXPECT_TRUE(running->started_at.has_value());
+  // runc ran with a coarse timer slack (timer_slack.h); every thread of the container has the
+  // slack it would have had without that: this process's, which the agent's would be.
+  Result<fs::path> cgroup = ProcessMemoryCgroup(running->pid);
+  ASSERT_TRUE(cgroup.ok()) << cgroup.status().ToString();
+  Result<std::vector<pid_t>> threads = CgroupThreads(*cgroup);
+  ASSERT_TRUE(threads.ok()) << threads.status().ToString();
+  EXPECT_FALSE(threads->empty());
+  const std::string own_slack = std::to_string(CurrentTimerSlack().count()) + "\n";
+  for (pid_t tid : *threads) {
+    EXPECT_EQ(ReadFile("/proc/" + std::to_string(tid) + "/timerslack_ns").value_or(own_slack),
+              own_slack)
+        << "thread " << tid;
+  }
   // Already started: runc refuses a second start.
   EXPECT_EQ(runtime_->StartContainer(*sleeper).code(), StatusCode::kConflict);
   std::string first_line;

@@ -24,6 +24,7 @@
 #include "agent/runtime/cgroups.h"
 #include "agent/runtime/console.h"
 #include "agent/runtime/cri_log.h"
+#include "agent/runtime/timer_slack.h"
 #include "common/file.h"
 #include "common/json.h"
 
@@ -231,9 +232,14 @@ class Monitor {
     std::string one_proc = "GOMAXPROCS=1";
     if (::getenv("GOMAXPROCS") == nullptr) env.push_back(one_proc.data());
     env.push_back(nullptr);
+    // runc (and so, until Create gives it back, the container) runs with a coarser timer
+    // slack: timer_slack.h.
+    const std::chrono::nanoseconds own_slack = CurrentTimerSlack();
+    ::prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(kRuncTimerSlack.count()), 0, 0, 0);
     pid_t runc = 0;
     int spawn_error =
         ::posix_spawnp(&runc, argv[0], &actions, &attributes, argv.data(), env.data());
+    ::prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(own_slack.count()), 0, 0, 0);
     ::posix_spawn_file_actions_destroy(&actions);
     ::posix_spawnattr_destroy(&attributes);
     if (spawn_error != 0) return ErrnoStatus("spawn " + options_.runc, spawn_error);
@@ -277,9 +283,16 @@ class Monitor {
     if (ec != std::errc() || init_pid_ <= 0) return InternalError("bad init.pid: " + pid_text);
     // The container's cgroup, from its config.json as runc resolved it (the shim runs where
     // runc ran): an init that has already exited is a zombie that /proc shows in the root
-    // cgroups.
+    // cgroups. No config.json (a stand-in for runc): only init's own threads.
     Result<fs::path> cgroup = ContainerMemoryCgroup(fs::path(options_.bundle) / "config.json");
     if (cgroup.ok()) memory_cgroup_ = *cgroup;
+    // Every thread of the container gets the slack it would have had without runc's.
+    Result<size_t> restored = RestoreTimerSlack(
+        [&] { return cgroup.ok() ? CgroupThreads(*cgroup) : ProcessThreads(init_pid_); },
+        own_slack);
+    if (!restored.ok() && fs::exists("/proc/" + std::to_string(init_pid_))) {
+      return restored.status().WithContext("restore the container's timer slack");
+    }
     return WriteFileAtomic(state / kShimInfoFile,
                            ShimInfoJson({.shim_pid = ::getpid(), .init_pid = init_pid_}), 0644,
                            Durability::kProcessCrashSafe);

@@ -1,13 +1,16 @@
 // kelp-shim as a process, with a stand-in for runc: a shell script that records how it was
 // run, starts a short "container init" and writes its pid where runc would.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include "agent/runtime/shim.h"
+#include "agent/runtime/timer_slack.h"
 #include "common/file.h"
 #include "common/process.h"
 #include "common/testing/temp_dir.h"
@@ -19,9 +22,11 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 // Runs like `runc --root R --log L --log-format json run --detach --bundle B --pid-file P ID`:
-// writes its environment to <dir of L>/runc.env, starts an init that prints a line and exits 3
-// (orphaned when the script exits, so the shim, a child subreaper, reaps it) and writes its
-// pid to P.
+// writes its environment to <dir of L>/runc.env and its timer slack to <dir of L>/runc.slack,
+// starts an init that prints a line and exits 3 (orphaned when the script exits, so the shim, a
+// child subreaper, reaps it) and writes its pid to P. With KELP_FAKE_INIT_FIFO set, the init
+// first waits for a line on that fifo, then writes the slack it passes on to a child to
+// $KELP_FAKE_INIT_FIFO.slack.
 constexpr char kFakeRunc[] = R"(#!/bin/sh
 log=""; pid_file=""
 while [ $# -gt 0 ]; do
@@ -32,7 +37,13 @@ while [ $# -gt 0 ]; do
   shift
 done
 env > "$(dirname "$log")/runc.env"
-sh -c 'echo started from the fake runc; exit 3' </dev/null &
+cat /proc/self/timerslack_ns > "$(dirname "$log")/runc.slack"
+if [ -n "$KELP_FAKE_INIT_FIFO" ]; then
+  sh -c 'read line < "$KELP_FAKE_INIT_FIFO"
+         cat /proc/self/timerslack_ns > "$KELP_FAKE_INIT_FIFO.slack"; exit 3' </dev/null &
+else
+  sh -c 'echo started from the fake runc; exit 3' </dev/null &
+fi
 echo $! > "$pid_file"
 )";
 
@@ -44,8 +55,10 @@ class ShimProcessTest : public ::testing::Test {
     fs::permissions(runc_, fs::perms::owner_all);
   }
 
-  // Runs kelp-shim --start with environment `env` and waits for the exit it records.
-  Result<ExitInfo> RunShim(std::vector<std::string> env) {
+  // Runs kelp-shim --start with environment `env`, then `after_report` once the shim has
+  // reported, and waits for the exit it records.
+  Result<ExitInfo> RunShim(std::vector<std::string> env,
+                           const std::function<void()>& after_report = {}) {
     ShimOptions options{.runc = runc_.string(),
                         .root = (tmp_.path() / "root").string(),
                         .id = "c1",
@@ -60,6 +73,7 @@ class ShimProcessTest : public ::testing::Test {
     if (!shim.ok()) return shim.status();
     if (shim->exit_code != 0) return InternalError("kelp-shim: " + shim->stderr_data);
     if (!ParseShimInfo(shim->stdout_data).ok()) return InternalError("report: " + shim->stdout_data);
+    if (after_report) after_report();
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     while (std::chrono::steady_clock::now() < deadline) {
       Result<std::string> exit = ReadFile(state_ / kExitInfoFile);
@@ -93,6 +107,24 @@ TEST_F(ShimProcessTest, AnExplicitGomaxprocsReachesRunc) {
   std::string env = RuncEnvironment();
   EXPECT_NE(env.find("GOMAXPROCS=4\n"), std::string::npos) << env;
   EXPECT_EQ(env.find("GOMAXPROCS=1\n"), std::string::npos) << env;
+}
+
+TEST_F(ShimProcessTest, RuncRunsWithACoarseTimerSlackAndTheContainerGetsTheShimsBack) {
+  const std::chrono::nanoseconds own = CurrentTimerSlack();
+  ASSERT_NE(own, kRuncTimerSlack);
+  const fs::path fifo = tmp_.path() / "init.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  Result<ExitInfo> exit = RunShim(
+      std::vector<std::string>{"PATH=/usr/bin:/bin", "KELP_FAKE_INIT_FIFO=" + fifo.string()},
+      [&] { std::ofstream(fifo) << "go\n"; });
+  ASSERT_TRUE(exit.ok()) << exit.status().ToString();
+  EXPECT_EQ(exit->exit_code, 3);
+  EXPECT_EQ(ReadFile(state_ / "runc.slack").value_or(""),
+            std::to_string(kRuncTimerSlack.count()) + "\n");
+  // The init was started by runc with runc's slack; by the time the shim reported, it had the
+  // shim's (the test's) again, and passes that on.
+  EXPECT_EQ(ReadFile(tmp_.path() / "init.fifo.slack").value_or(""),
+            std::to_string(own.count()) + "\n");
 }
 
 }  // namespace
