@@ -196,6 +196,9 @@ Result<fs::path> ProcessMemoryCgroup(pid_t pid) {
   const std::string hierarchy = mounts.contains("memory") ? "memory" : kUnifiedHierarchy;
   auto memory = paths.find(hierarchy);
   if (memory == paths.end()) return NotFoundError("process has no memory cgroup");
+  if (fs::path(memory->second).relative_path().empty()) {
+    return NotFoundError("process is in the root memory cgroup");
+  }
   auto mount = mounts.find(hierarchy);
   if (mount == mounts.end()) return NotFoundError("no memory cgroup hierarchy");
   return mount->second / fs::path(memory->second).relative_path();

@@ -68,7 +68,8 @@ std::map<std::string, std::filesystem::path> ParseCgroupMounts(std::string_view 
 std::map<std::string, std::string> ParseProcCgroup(std::string_view text);
 
 // The memory cgroup directory of a running process (read from /proc/<pid>/cgroup; v2: its
-// unified cgroup).
+// unified cgroup). NotFound for a process in the root cgroup, where v1 also shows a process
+// that has exited (a zombie): the root's files are the whole machine's, never a container's.
 Result<std::filesystem::path> ProcessMemoryCgroup(pid_t pid);
 // "oom_kill N" of memory.oom_control (v1) or memory.events (v2) in `memory_dir`.
 Result<uint64_t> ReadOomKillCount(const std::filesystem::path& memory_dir);

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "agent/runtime/shim.h"
+#include "common/file.h"
 #include "common/testing/temp_dir.h"
 
 namespace kelp::agent {
@@ -167,6 +168,13 @@ TEST_F(UnifiedCgroupTreeTest, RemoveTreeDeepestFirst) {
   EXPECT_FALSE(fs::exists(tmp_.path() / "system.slice/kelp/n1"));
   EXPECT_TRUE(fs::exists(tmp_.path() / "system.slice/kelp"));
   EXPECT_TRUE(V2().RemoveTree("kelp/n1").ok());
+}
+
+// kthreadd (pid 2) lives in the root cgroups on v1 and v2 alike; so does a v1 zombie, and the
+// root's files are the machine's, never a container's.
+TEST(ProcessMemoryCgroupTest, TheRootCgroupIsNotFound) {
+  ASSERT_EQ(ReadFile("/proc/2/comm").value_or(""), "kthreadd\n");
+  EXPECT_EQ(ProcessMemoryCgroup(2).status().code(), StatusCode::kNotFound);
 }
 
 TEST(ShimStateTest, JsonRoundTrips) {

@@ -435,12 +435,18 @@ int RunExecHelper(int argc, char** argv) {
   for (std::string& a : args) c_args.push_back(a.data());
   c_args.push_back(nullptr);
 
+  // runc exec runs as the shim runs `runc run` (GOMAXPROCS=1, the coarse timer slack); the
+  // exec'd process gets this process's slack back below.
+  if (::getenv("GOMAXPROCS") == nullptr) ::setenv("GOMAXPROCS", "1", 0);
+  const std::chrono::nanoseconds own_slack = CurrentTimerSlack();
+  ::prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(kRuncTimerSlack.count()), 0, 0, 0);
   pid_t child = ::fork();
   if (child < 0) return 125;
   if (child == 0) {
     ::execvp(c_args[0], c_args.data());
     _exit(127);
   }
+  ::prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(own_slack.count()), 0, 0, 0);
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
@@ -449,6 +455,13 @@ int RunExecHelper(int argc, char** argv) {
   int pid = 0;
   if (pid_text.ok()) std::from_chars(pid_text->data(), pid_text->data() + pid_text->size(), pid);
   if (pid <= 0) return 126;
+  // Every thread of the exec'd process's cgroup (what it has forked meanwhile among them; the
+  // container's own already have the slack), or only its own when it is in no container
+  // cgroup any more (it has exited). Best effort: the process already runs, and a few threads
+  // left with 2 ms of slack are not worth failing an exec that has started.
+  Result<fs::path> cgroup = ProcessMemoryCgroup(pid);
+  (void)RestoreTimerSlack(
+      [&] { return cgroup.ok() ? CgroupThreads(*cgroup) : ProcessThreads(pid); }, own_slack);
   while (true) {
     pid_t reaped = ::waitpid(-1, &status, 0);
     if (reaped < 0) {
