@@ -1,3 +1,4 @@
+// RestoreTimerSlack and its thread listings: /proc/<tid>/timerslack_ns, cgroup tasks files.
 #include "agent/runtime/timer_slack.h"
 
 #include <fcntl.h>
