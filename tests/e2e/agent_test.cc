@@ -626,8 +626,16 @@ TEST_F(EmbeddedAgentE2eTest, ServerRunsPodsOnItsOwnNode) {
       120s))
       << AgentLog();
   EXPECT_EQ(StringAt(*pod, "spec.nodeName"), node_name_);
-  EXPECT_NE(e2e::HttpGet(StringAt(*pod, "status.podIP")).find("Welcome to nginx"),
-            std::string::npos);
+  // Ready without a readiness probe means started, not yet listening: nginx binds port 80 a
+  // moment after its exec, so the page is awaited (as in the deployment test above).
+  std::string page;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return (page = e2e::HttpGet(StringAt(*pod, "status.podIP"))).find("200 OK") !=
+               std::string::npos;
+      },
+      20s));
+  EXPECT_NE(page.find("Welcome to nginx"), std::string::npos) << page;
 }
 
 }  // namespace
