@@ -309,7 +309,10 @@ TEST_F(AgentE2eTest, NodeRegistersWithMachineCapacityAndLease) {
   EXPECT_EQ(StringAt(*node, "status.capacity.pods"), "110");
   EXPECT_TRUE(StringAt(*node, "status.capacity.memory").ends_with("Ki"));
   EXPECT_EQ(StringAt(*node, "status.addresses.0.address"), "192.0.2.10");
-  EXPECT_EQ(kubectl_->Run({"get", "lease", "-n", "kube-node-lease", node_name_}).exit_code, 0);
+  // The node registers first, its Lease comes right after.
+  EXPECT_TRUE(WaitFor([&] {
+    return kubectl_->Run({"get", "lease", "-n", "kube-node-lease", node_name_}).exit_code == 0;
+  }));
 }
 
 TEST_F(AgentE2eTest, NginxDeploymentServesAndReplacesADeletedPod) {
@@ -448,6 +451,7 @@ spec:
     livenessProbe:
       tcpSocket: {port: 80}
       periodSeconds: 1
+      failureThreshold: 10
 ---
 apiVersion: v1
 kind: Pod
@@ -472,8 +476,11 @@ spec:
   ASSERT_TRUE(WaitFor([&] {
     std::optional<json::value> ready = Pod("ready");
     std::optional<json::value> exec_ready = Pod("exec-ready");
+    std::optional<json::value> unready = Pod("unready");
     return ready && ConditionTrue(*ready, "Ready") && exec_ready &&
-           ConditionTrue(*exec_ready, "Ready");
+           ConditionTrue(*exec_ready, "Ready") && unready &&
+           FindPath(*unready, "status.containerStatuses.0.state.running") != nullptr &&
+           !StringAt(*unready, "status.podIP").empty();
   })) << AgentLog();
   std::optional<json::value> unready = Pod("unready");
   ASSERT_TRUE(unready);
@@ -483,6 +490,7 @@ spec:
   ASSERT_TRUE(ready_flag && ready_flag->is_bool());
   EXPECT_FALSE(ready_flag->as_bool());
   std::optional<json::value> ready = Pod("ready");
+  ASSERT_TRUE(ready);
   EXPECT_EQ(IntAt(*ready, "status.containerStatuses.0.restartCount"), 0);
   // The Endpoints list only the ready pod's address; the other is not ready.
   const std::string ready_ip = StringAt(*ready, "status.podIP");
@@ -588,7 +596,13 @@ TEST_F(AgentE2eTest, KilledAgentAdoptsContainersAndCleansUpPodsDeletedMeanwhile)
   };
   ASSERT_TRUE(sandbox_of(doomed_uid));
   StartAgent();
-  ASSERT_TRUE(WaitFor([&] { return AgentLog().find("registered with") != std::string::npos; }))
+  // The log file is appended to: the restarted agent's line is the second one.
+  auto count = [](const std::string& text, std::string_view needle) {
+    size_t n = 0;
+    for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+    return n;
+  };
+  ASSERT_TRUE(WaitFor([&] { return count(AgentLog(), "registered with") >= 2; }))
       << AgentLog();
   // Adopted: the agent's sync after the restart leaves them as they were.
   ASSERT_TRUE(WaitFor([&] { return AgentLog().find("adopted pod") != std::string::npos; }))
@@ -600,8 +614,10 @@ TEST_F(AgentE2eTest, KilledAgentAdoptsContainersAndCleansUpPodsDeletedMeanwhile)
     if (!container_ids.contains(name)) continue;  // the replacement of the force-deleted one
     EXPECT_EQ(StringAt(pod, "status.containerStatuses.0.containerID"), container_ids[name]);
     EXPECT_EQ(IntAt(pod, "status.containerStatuses.0.restartCount"), 0);
-    EXPECT_NE(e2e::HttpGet(StringAt(pod, "status.podIP")).find("Welcome to nginx"),
-              std::string::npos);
+    const std::string ip = StringAt(pod, "status.podIP");
+    EXPECT_TRUE(WaitFor(
+        [&] { return e2e::HttpGet(ip).find("Welcome to nginx") != std::string::npos; }, 20s))
+        << name;
   }
   EXPECT_EQ(RunningWithIp(Pods("app=web")).size(), 2u);
   // Still in charge: scaling down removes a pod.

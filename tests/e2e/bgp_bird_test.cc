@@ -82,7 +82,9 @@ peers:
   std::printf("hold-timer detection of a frozen BIRD: %lld ms\n",
               static_cast<long long>(detection.count()));
   ::testing::Test::RecordProperty("hold_timer_detection_ms", std::to_string(detection.count()));
-  EXPECT_LE(detection, 6s);
+  // 3 s of hold time plus the status polls (a process each, slow on a loaded machine); a
+  // longer hold time (BIRD's 240 s default, or 9 s) would not fit.
+  EXPECT_LE(detection, 8s);
   EXPECT_TRUE(Contains(kelp.Cli({}), "hold timer expired")) << kelp.Cli({});
 }
 

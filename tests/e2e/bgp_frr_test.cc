@@ -83,7 +83,7 @@ peers:
   // kelp stops: its Cease makes FRR drop kelp's route at once.
   kelp.Stop();
   EXPECT_TRUE(WaitFor(
-      [&] { return !Contains(frr.Cli({"show bgp ipv4 unicast"}), "10.244.1.0/26"); }, 10s))
+      [&] { return !Contains(frr.Cli({"show bgp ipv4 unicast"}), "10.244.1.0/26"); }, 30s))
       << frr.Cli({"show bgp ipv4 unicast"});
 }
 

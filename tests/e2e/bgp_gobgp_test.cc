@@ -87,7 +87,7 @@ peers:
   kelp.Stop();
   EXPECT_TRUE(WaitFor(
       [&] { return !Contains(gobgp.Cli({"global", "rib", "-a", "ipv4"}), "10.244.1.0/26"); },
-      10s))
+      30s))
       << gobgp.Cli({"global", "rib", "-a", "ipv4"});
 }
 

@@ -90,7 +90,8 @@ class BgpGracefulRestartTest : public ::testing::Test {
         pollfd done{.fd = *client, .events = POLLOUT, .revents = 0};
         int error = -1;
         socklen_t error_length = sizeof error;
-        connected = ::poll(&done, 1, 1000) == 1 &&
+        // A black hole never completes the handshake; 5 s leaves room for a loaded machine.
+        connected = ::poll(&done, 1, 5000) == 1 &&
                     ::getsockopt(*client, SOL_SOCKET, SO_ERROR, &error, &error_length) == 0 &&
                     error == 0;
       }
@@ -175,7 +176,7 @@ TEST_F(BgpGracefulRestartTest, ForwardingSurvivesRestartsOfKelpAndOfBird) {
   EXPECT_TRUE(WaitFor([&] { return Contains(kelp_.Cli({}), "192.168.206.20 (stale)"); }, 30s))
       << kelp_.Cli({});
   EXPECT_TRUE(Contains(KernelRoutes(), "10.244.2.0/26 via 192.168.206.20")) << KernelRoutes();
-  EXPECT_TRUE(Contains(KernelRoutes(), "10.244.2.0/26 via 192.168.206.20")) << KernelRoutes();
+  EXPECT_TRUE(Forwarding()) << "forwarding stopped while BIRD restarted";
   started = bird_.Start(kBirdConfig);
   ASSERT_TRUE(started.ok()) << started.ToString();
   ASSERT_TRUE(WaitFor([&] { return Established(); }, 60s)) << kelp_.Cli({});

@@ -77,7 +77,7 @@ peers:
             "kelp-bgp");
 
   // Swept at start: the leftover goes, the static route stays.
-  EXPECT_TRUE(WaitFor([&] { return !Contains(routes({"proto", "86"}), "10.244.77.0/24"); }, 10s))
+  EXPECT_TRUE(WaitFor([&] { return !Contains(routes({"proto", "86"}), "10.244.77.0/24"); }, 30s))
       << routes({});
   EXPECT_TRUE(Contains(routes({"proto", "static"}), "10.244.88.0/24")) << routes({});
 

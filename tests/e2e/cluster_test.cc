@@ -28,7 +28,9 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 
 constexpr int kNodes = 3;
-constexpr char kNodeMonitorGrace[] = "4s";
+// Short enough to keep the NotReady test quick, long enough that a hollow agent starved by a
+// loaded machine (parallel tests on 2 cores) does not lose its node.
+constexpr char kNodeMonitorGrace[] = "8s";
 
 std::string At(const json::value& value, std::initializer_list<std::string_view> path) {
   const json::value* at = &value;
@@ -212,7 +214,10 @@ TEST_F(ClusterTest, DeploymentSpreadsHealsAndScales) {
   ASSERT_TRUE(WaitFor("1 pod", 30s, [&] { return RunningPods("web", 1); }));
   Kubectl({"scale", "deployment", "web", "-n", "web", "--replicas=5"});
   ASSERT_TRUE(WaitFor("5 Running pods", 30s, [&] { return RunningPods("web", 5); }));
-  EXPECT_NE(Kubectl({"get", "deployment", "web", "-n", "web"}).find("5/5"), std::string::npos);
+  // READY comes from readyReplicas, which follows the pods through two controllers.
+  EXPECT_TRUE(WaitFor("deployment web 5/5", 30s, [&] {
+    return Kubectl({"get", "deployment", "web", "-n", "web"}).find("5/5") != std::string::npos;
+  }));
 }
 
 TEST_F(ClusterTest, SetImageRollsOutAndUndoRestoresTheOldTemplate) {
@@ -309,15 +314,22 @@ TEST_F(ClusterTest, AStoppedNodeTurnsNotReadyAndItsPodsMoveToTheOthers) {
   ASSERT_TRUE(WaitFor(failed + " to turn NotReady", 30s, [&] {
     return !NodeReady(Json({"get", "node", failed}));
   }));
-  EXPECT_GE(std::chrono::steady_clock::now() - stopped_at, 3s)
+  EXPECT_GE(std::chrono::steady_clock::now() - stopped_at, 6s)
       << "NotReady before its lease could have expired";
-  json::value node = Json({"get", "node", failed});
+  // The taints follow the Unknown condition in an update of their own.
   std::set<std::string> taints;
-  for (const json::value& taint : node.at("spec").at("taints").as_array()) {
-    taints.insert(At(taint, {"key"}) + ":" + At(taint, {"effect"}));
-  }
-  EXPECT_TRUE(taints.contains("node.kubernetes.io/unreachable:NoExecute"));
-  EXPECT_TRUE(taints.contains("node.kubernetes.io/unreachable:NoSchedule"));
+  EXPECT_TRUE(WaitFor("the unreachable taints on " + failed, 30s, [&] {
+    json::value node = Json({"get", "node", failed});
+    taints.clear();
+    const json::value* list = node.is_object() ? node.as_object().if_contains("spec") : nullptr;
+    list = list && list->is_object() ? list->as_object().if_contains("taints") : nullptr;
+    if (!list || !list->is_array()) return false;
+    for (const json::value& taint : list->as_array()) {
+      taints.insert(At(taint, {"key"}) + ":" + At(taint, {"effect"}));
+    }
+    return taints.contains("node.kubernetes.io/unreachable:NoExecute") &&
+           taints.contains("node.kubernetes.io/unreachable:NoSchedule");
+  }));
 
   // The 2 s default toleration runs out: the pod is evicted and replaced on a live node.
   ASSERT_TRUE(WaitFor("3 Running pods on the other nodes", 60s, [&] {
@@ -327,8 +339,11 @@ TEST_F(ClusterTest, AStoppedNodeTurnsNotReadyAndItsPodsMoveToTheOthers) {
     }
     return true;
   }));
-  EXPECT_NE(Kubectl({"get", "events", "-n", "fail"}).find("TaintManagerEviction"),
-            std::string::npos);
+  // Events are recorded asynchronously.
+  EXPECT_TRUE(WaitFor("the TaintManagerEviction event", 30s, [&] {
+    return Kubectl({"get", "events", "-n", "fail"}).find("TaintManagerEviction") !=
+           std::string::npos;
+  }));
 }
 
 }  // namespace

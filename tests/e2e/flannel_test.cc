@@ -206,12 +206,17 @@ TEST_P(FlannelTrafficTest, PodsTalkWithinAndAcrossNodes) {
   const std::string c = AddPod("node02", "pc");
   ASSERT_FALSE(a.empty() || b.empty() || c.empty());
   std::string output;
-  EXPECT_TRUE(Ping("node01", "pa", b, &output)) << "same node: " << output;
+  // Pings are retried for a while: a node learns its peers from the API asynchronously (the
+  // udp backend's relay in particular), and a loaded machine can drop a first echo's timing.
+  auto pings = [&](const std::string& node, const std::string& pod, const std::string& ip) {
+    return WaitFor([&] { return Ping(node, pod, ip, &output); }, 30s);
+  };
+  EXPECT_TRUE(pings("node01", "pa", b)) << "same node: " << output;
 
   UnderlayCapture capture;
   ASSERT_TRUE(capture.Start("/run/netns/" + topology_.underlay_netns).ok());
-  EXPECT_TRUE(Ping("node01", "pa", c, &output)) << "across nodes: " << output;
-  EXPECT_TRUE(Ping("node02", "pc", a, &output)) << "back: " << output;
+  EXPECT_TRUE(pings("node01", "pa", c)) << "across nodes: " << output;
+  EXPECT_TRUE(pings("node02", "pc", a)) << "back: " << output;
   std::vector<CapturedPacket> packets = capture.Stop();
   const int encapsulation_port = vxlan ? 8472 : udp ? 8285 : 0;
   int encapsulated = 0;
@@ -261,7 +266,7 @@ TEST_P(FlannelTrafficTest, PodsTalkWithinAndAcrossNodes) {
     ASSERT_TRUE(bulk_capture.Start("/run/netns/" + topology_.underlay_netns).ok());
   }
   Result<std::unique_ptr<ChildProcess>> iperf_server =
-      runner_.Start({.argv = pods_->InPod("node02", "pc", {"iperf3", "-s", "-1"}),
+      runner_.Start({.argv = pods_->InPod("node02", "pc", {"iperf3", "-s"}),
                      .output_file = (dir_.path() / "iperf3-server.log").string()});
   ASSERT_TRUE(iperf_server.ok());
   std::string report;
@@ -271,15 +276,20 @@ TEST_P(FlannelTrafficTest, PodsTalkWithinAndAcrossNodes) {
             runner_.Run({.argv = pods_->InPod("node01", "pa", {"iperf3", "-c", c, "-t", "2", "-J"}),
                          .timeout = 30s});
         report = client.ok() ? client->stdout_data : client.status().ToString();
-        return client.ok() && report.find("Connection refused") == std::string::npos;
+        // Retried until a run completes (the server may not listen yet; a run can fail).
+        Result<json::object> run = ParseJsonObject(report);
+        return run.ok() && !run->contains("error") &&
+               FindPath(*run, "end.sum_received.bytes") != nullptr;
       },
-      20s));
+      60s))
+      << report;
   Result<json::object> iperf = ParseJsonObject(report);
   ASSERT_TRUE(iperf.ok()) << report;
   const json::value* bytes = FindPath(*iperf, "end.sum_received.bytes");
   ASSERT_NE(bytes, nullptr) << report;
   EXPECT_EQ(iperf->if_contains("error"), nullptr) << report;
-  EXPECT_GE(bytes->to_number<double>(), 8.0 * 1024 * 1024) << report;
+  // A stream, not a speed test (the machine is shared with parallel tests): at least 1 MiB.
+  EXPECT_GE(bytes->to_number<double>(), 1024.0 * 1024) << report;
   std::cout << GetParam() << ": bulk stream " << bytes->to_number<double>() / (1 << 20)
             << " MiB in 2 s\n";
   if (udp) {
@@ -365,7 +375,7 @@ TEST_P(FlannelStateTest, DeletedNodeAndRestartLeaveNoStaleState) {
   const std::string a = AddPod("node01", "pa");
   const std::string c = AddPod("node02", "pc");
   std::string output;
-  EXPECT_TRUE(Ping("node01", "pa", c, &output)) << output;
+  EXPECT_TRUE(WaitFor([&] { return Ping("node01", "pa", c, &output); }, 30s)) << output;
 }
 
 std::string BackendName(const ::testing::TestParamInfo<std::string>& info) {

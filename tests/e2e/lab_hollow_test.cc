@@ -41,10 +41,12 @@ TEST_F(LabHollowTest, UpDrivesAClusterAndDownLeavesNothing) {
 
   KubeOk({"create", "deployment", "nginx", "--image=nginx:1.22", "--replicas=3"});
   std::string pods;
-  for (int i = 0; i < 300; ++i) {
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (true) {
     pods = KubeOk({"get", "pods", "-o", "wide"});
     if (std::regex_search(pods, std::regex("(Running[^\n]*\n?[^\n]*){3}"))) break;
-    std::this_thread::sleep_for(100ms);
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "3 Running pods:\n" << pods;
+    std::this_thread::sleep_for(100ms);  // poll interval of the bounded wait
   }
   for (const char* node : {"master", "node01", "node02"}) {
     EXPECT_NE(pods.find(node), std::string::npos) << "spread over the nodes:\n" << pods;

@@ -89,19 +89,27 @@ Status UnderlayCapture::Start(const std::string& netns_path) {
       opened.set_value(Status::Ok());
       reported = true;
       uint8_t frame[65536];
-      while (!stop_) {
+      // One frame; false when none was there (timeout, or nothing queued with MSG_DONTWAIT).
+      auto take = [&](int flags) {
         sockaddr_ll from{};
         socklen_t from_len = sizeof(from);
-        ssize_t n = recvfrom(sock.get(), frame, sizeof(frame), 0,
+        ssize_t n = recvfrom(sock.get(), frame, sizeof(frame), flags,
                              reinterpret_cast<sockaddr*>(&from), &from_len);
-        if (n <= 0) continue;
+        if (n <= 0) return false;
         // Each frame is seen once per direction on a port; keep what arrives on a port
         // (PACKET_OUTGOING would be the same frame leaving through another).
-        if (from.sll_pkttype == PACKET_OUTGOING) continue;
         CapturedPacket packet;
-        if (!Decode(frame, static_cast<size_t>(n), packet)) continue;
+        if (from.sll_pkttype == PACKET_OUTGOING ||
+            !Decode(frame, static_cast<size_t>(n), packet)) {
+          return true;
+        }
         std::lock_guard lock(mutex_);
         packets_.push_back(std::move(packet));
+        return true;
+      };
+      while (!stop_) take(0);
+      // What was queued when Stop() came is part of the capture (a starved thread lags).
+      for (int queued = 0; queued < 100000 && take(MSG_DONTWAIT); ++queued) {
       }
       return Status::Ok();
     });
