@@ -2,7 +2,6 @@
 #include "agent/kubelet_certificate.h"
 
 #include <openssl/bio.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -11,39 +10,10 @@
 
 #include "common/file.h"
 #include "common/json.h"
+#include "common/openssl_util.h"
 
 namespace kelp::agent {
 namespace json = boost::json;
-namespace {
-
-template <auto FreeFunction>
-struct OpenSslDeleter {
-  template <typename T>
-  void operator()(T* object) const {
-    FreeFunction(object);
-  }
-};
-
-Status OpenSslError(std::string_view what) {
-  unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  std::string message(what);
-  if (code != 0) {
-    char reason[256];
-    ERR_error_string_n(code, reason, sizeof reason);
-    message += ": ";
-    message += reason;
-  }
-  return InternalError(std::move(message));
-}
-
-std::string BioContents(BIO* bio) {
-  char* data = nullptr;
-  long size = BIO_get_mem_data(bio, &data);
-  return std::string(data, static_cast<size_t>(size));
-}
-
-}  // namespace
 
 Result<KeyAndCsr> NewKeyAndCsr(std::string_view node_name) {
   using BioPtr = std::unique_ptr<BIO, OpenSslDeleter<BIO_free_all>>;

@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "agent/stats_collector.h"
+#include "common/asio_tls_server.h"
 
 namespace kelp::agent {
 
@@ -202,50 +203,27 @@ struct KubeletServer::Impl {
         stats(container_runtime, server_options.node_name) {}
 
   Status Configure() {
-    boost::system::error_code error;
-    tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
-                    error);
-    SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION);
-    tls.use_certificate_chain_file(options.cert_path.string(), error);
-    if (error)
-      return InvalidArgumentError("load " + options.cert_path.string() + ": " + error.message());
-    tls.use_private_key_file(options.key_path.string(), ssl::context::pem, error);
-    if (error)
-      return InvalidArgumentError("load " + options.key_path.string() + ": " + error.message());
+    KELP_RETURN_IF_ERROR(asio_tls::UseServerCertificate(tls, options.cert_path, options.key_path));
     if (options.client_ca_pem.empty()) return InvalidArgumentError("kubelet server: no client CA");
+    boost::system::error_code error;
     tls.add_certificate_authority(asio::buffer(options.client_ca_pem), error);
     if (error) return InvalidArgumentError("client CA: " + error.message());
     tls.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert, error);
     // Only certificates issued for client authentication (not other nodes' serving ones).
     SSL_CTX_set_purpose(tls.native_handle(), X509_PURPOSE_SSL_CLIENT);
 
-    asio::ip::address address = asio::ip::make_address(options.bind_address, error);
-    if (error)
-      return InvalidArgumentError("bind address \"" + options.bind_address + "\" is not an IP");
-    tcp::endpoint endpoint(address, options.port);
-    const std::string where = options.bind_address + ":" + std::to_string(options.port);
-    if (acceptor.open(endpoint.protocol(), error) ||
-        acceptor.set_option(asio::socket_base::reuse_address(true), error) ||
-        acceptor.bind(endpoint, error) ||
-        acceptor.listen(asio::socket_base::max_listen_connections, error)) {
-      return IoError("kubelet server: listen on " + where + ": " + error.message());
-    }
-    bound_port = acceptor.local_endpoint(error).port();
+    Result<uint16_t> port = asio_tls::Listen(acceptor, options.bind_address, options.port);
+    if (!port.ok()) return port.status().WithContext("kubelet server");
+    bound_port = *port;
     return Status::Ok();
   }
 
   void Run() {
-    asio::co_spawn(io, AcceptLoop(), asio::detached);
-    thread = std::thread([this] {
-      for (;;) {
-        try {
-          io.run();
-          return;
-        } catch (const std::exception&) {
-        }
-      }
-    });
+    auto serve = [this](tcp::socket socket) {
+      asio::co_spawn(io, ServeConnection(std::move(socket)), asio::detached);
+    };
+    asio::co_spawn(io, asio_tls::AcceptConnections(acceptor, stopping, serve), asio::detached);
+    thread = asio_tls::RunIoThread(io);
   }
 
   void BeginShutdown() {
@@ -253,10 +231,7 @@ struct KubeletServer::Impl {
     stopping = true;
     boost::system::error_code ignored;
     acceptor.close(ignored);
-    for (beast::tcp_stream* stream : std::set<beast::tcp_stream*>(open_streams)) {
-      stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
-      stream->socket().close(ignored);
-    }
+    asio_tls::CloseAll(open_streams);
     for (LogChannel* channel : log_channels) channel->Close();
     for (ExecSession* session : exec_sessions) (void)session->Kill();
   }
@@ -286,35 +261,6 @@ struct KubeletServer::Impl {
         asio::use_awaitable, std::move(work));
   }
 
-  asio::awaitable<void> AcceptLoop() {
-    asio::steady_timer backoff(io);
-    while (!stopping) {
-      boost::system::error_code error;
-      tcp::socket socket =
-          co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, error));
-      if (stopping) co_return;
-      if (error) {
-        backoff.expires_after(50ms);
-        co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, error));
-        continue;
-      }
-      asio::co_spawn(io, ServeConnection(std::move(socket)), asio::detached);
-    }
-  }
-
-  template <typename T>
-  class Registration {
-   public:
-    Registration(std::set<T*>& set, T* item) : set_(set), item_(item) { set_.insert(item_); }
-    Registration(const Registration&) = delete;
-    Registration& operator=(const Registration&) = delete;
-    ~Registration() { set_.erase(item_); }
-
-   private:
-    std::set<T*>& set_;
-    T* item_;
-  };
-
   asio::awaitable<void> Write(Stream& stream, http::response<http::string_body> response) {
     boost::system::error_code error;
     beast::get_lowest_layer(stream).expires_after(kRequestTimeout);
@@ -327,7 +273,7 @@ struct KubeletServer::Impl {
   asio::awaitable<void> ServeConnection(tcp::socket socket) {
     Stream stream(std::move(socket), tls);
     beast::tcp_stream& transport = beast::get_lowest_layer(stream);
-    Registration<beast::tcp_stream> registration(open_streams, &transport);
+    asio_tls::Registration<beast::tcp_stream> registration(open_streams, &transport);
     if (stopping) co_return;
     boost::system::error_code error;
     transport.expires_after(kHandshakeTimeout);
@@ -439,7 +385,7 @@ struct KubeletServer::Impl {
 
     auto shared_channel = std::make_shared<LogChannel>(io);
     LogChannel& channel = *shared_channel;
-    Registration<LogChannel> registered(log_channels, &channel);
+    asio_tls::Registration<LogChannel> registered(log_channels, &channel);
     std::thread reader([this, &channel, container_id = *id, read_options, &since] {
       Status status = runtime.ReadLogs(
           container_id, read_options,
@@ -666,7 +612,7 @@ struct KubeletServer::Impl {
       co_return;
     }
     std::unique_ptr<ExecSession> session = std::move(*started);
-    Registration<ExecSession> registered(exec_sessions, session.get());
+    asio_tls::Registration<ExecSession> registered(exec_sessions, session.get());
     if (stopping) co_return;
 
     WebSocket ws(stream);

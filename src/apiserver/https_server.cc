@@ -1,12 +1,12 @@
 // The apiserver's transport: Boost.Beast HTTP/1.1 over Asio SSL streams with C++20
-// coroutines. This is the only translation unit that includes Beast/Asio. Each connection is a
-// coroutine (handshake, then read → handle → write until close); every Asio call uses
-// error codes, and exceptions from handlers are turned into 500 Status responses. A streamed
-// response (watch) is written chunk by chunk: its ResponseStream runs on a helper thread that
-// hands chunks over through a bounded queue and wakes the connection by posting to the io
-// thread, so a blocking producer never stalls other connections. A proxied response (logs and
-// exec, relayed to a node's kubelet) connects to the upstream over mutual TLS, sends the
-// request on and relays bytes both ways until either side closes.
+// coroutines; with kubelet_client.cc the only translation units that include Beast/Asio. Each
+// connection is a coroutine (handshake, then read → handle → write until close); every Asio
+// call uses error codes, and exceptions from handlers are turned into 500 Status responses. A
+// streamed response (watch) is written chunk by chunk: its ResponseStream runs on a helper
+// thread that hands chunks over through a bounded queue and wakes the connection by posting to
+// the io thread, so a blocking producer never stalls other connections. A proxied response
+// (logs and exec, relayed to a node's kubelet) connects to the upstream over mutual TLS, sends
+// the request on and relays bytes both ways until either side closes.
 #include "apiserver/https_server.h"
 
 #include <openssl/ssl.h>
@@ -26,6 +26,9 @@
 #include <set>
 #include <thread>
 
+#include "apiserver/upstream_tls.h"
+#include "common/asio_tls_server.h"
+
 namespace kelp::apiserver {
 
 namespace asio = boost::asio;
@@ -40,7 +43,6 @@ namespace {
 constexpr auto kHandshakeTimeout = 10s;
 constexpr auto kIdleTimeout = 120s;
 constexpr auto kTlsShutdownTimeout = 2s;
-constexpr auto kAcceptErrorBackoff = 50ms;
 constexpr auto kUpstreamConnectTimeout = 10s;
 // Handlers block (a write waits for its batch's fsync), so they run on this many threads: up
 // to as many writes share one group commit, and the io thread keeps serving other connections.
@@ -57,10 +59,6 @@ int SelectAlpnHttp11(SSL*, const unsigned char** out, unsigned char* out_length,
   }
   *out = selected;
   return SSL_TLSEXT_ERR_OK;
-}
-
-Status TlsContextError(std::string_view what, const boost::system::error_code& error) {
-  return InvalidArgumentError(std::string(what) + ": " + error.message());
 }
 
 HttpRequest ToHttpRequest(http::request<http::string_body>&& message) {
@@ -206,31 +204,13 @@ struct HttpsServer::Impl {
       : options(server_options), handler(std::move(request_handler)) {}
 
   Status Configure() {
-    boost::system::error_code error;
-    tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                        ssl::context::no_tlsv1_1 | ssl::context::single_dh_use,
-                    error);
-    if (error) return TlsContextError("TLS options", error);
-    SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION);
+    KELP_RETURN_IF_ERROR(asio_tls::UseServerCertificate(tls, options.cert_path, options.key_path,
+                                                        ssl::context::single_dh_use));
     SSL_CTX_set_alpn_select_cb(tls.native_handle(), SelectAlpnHttp11, nullptr);
-    tls.use_certificate_chain_file(options.cert_path.string(), error);
-    if (error) return TlsContextError("load " + options.cert_path.string(), error);
-    tls.use_private_key_file(options.key_path.string(), ssl::context::pem, error);
-    if (error) return TlsContextError("load " + options.key_path.string(), error);
+    KELP_ASSIGN_OR_RETURN(bound_port,
+                          asio_tls::Listen(acceptor, options.bind_address, options.port));
 
-    asio::ip::address address = asio::ip::make_address(options.bind_address, error);
-    if (error) return InvalidArgumentError("bind address \"" + options.bind_address + "\" is not an IP");
-    tcp::endpoint endpoint(address, options.port);
-    const std::string where = options.bind_address + ":" + std::to_string(options.port);
-    if (acceptor.open(endpoint.protocol(), error) ||
-        acceptor.set_option(asio::socket_base::reuse_address(true), error) ||
-        acceptor.bind(endpoint, error) || acceptor.listen(asio::socket_base::max_listen_connections, error)) {
-      return IoError("listen on " + where + ": " + error.message());
-    }
-    bound_port = acceptor.local_endpoint(error).port();
-    if (error) return IoError("local address of " + where + ": " + error.message());
-
+    boost::system::error_code error;
     if (!options.stop_signals.empty()) {
       signals.emplace(io);
       for (int signal_number : options.stop_signals) {
@@ -246,17 +226,12 @@ struct HttpsServer::Impl {
   }
 
   void Run() {
-    asio::co_spawn(io, AcceptLoop(), [](std::exception_ptr) {});
-    serving_thread = std::thread([this] {
-      // A handler that throws is a bug, but must not end the server for every client.
-      for (;;) {
-        try {
-          io.run();
-          return;
-        } catch (const std::exception&) {
-        }
-      }
-    });
+    auto serve = [this](tcp::socket socket) {
+      asio::co_spawn(io, ServeConnection(std::move(socket)), [](std::exception_ptr) {});
+    };
+    asio::co_spawn(io, asio_tls::AcceptConnections(acceptor, stopping, serve),
+                   [](std::exception_ptr) {});
+    serving_thread = asio_tls::RunIoThread(io);
   }
 
   // Runs on the io thread.
@@ -266,10 +241,7 @@ struct HttpsServer::Impl {
     boost::system::error_code ignored;
     acceptor.close(ignored);
     if (signals) signals->cancel(ignored);
-    for (beast::tcp_stream* stream : std::set<beast::tcp_stream*>(open_streams)) {
-      stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
-      stream->socket().close(ignored);
-    }
+    asio_tls::CloseAll(open_streams);
     for (StreamPump* pump : active_pumps) {
       pump->stream->Cancel();
       pump->wake.cancel();
@@ -286,42 +258,10 @@ struct HttpsServer::Impl {
     if (serving_thread.joinable()) serving_thread.join();
   }
 
-  asio::awaitable<void> AcceptLoop() {
-    asio::steady_timer backoff(io);
-    while (!stopping) {
-      boost::system::error_code error;
-      tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, error));
-      if (stopping) co_return;
-      if (error) {
-        // e.g. EMFILE: wait a little instead of spinning on the same error.
-        backoff.expires_after(kAcceptErrorBackoff);
-        co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, error));
-        continue;
-      }
-      asio::co_spawn(io, ServeConnection(std::move(socket)), [](std::exception_ptr) {});
-    }
-  }
-
-  // Keeps `open_streams` listing the connections alive, so shutdown can close them.
-  class OpenStreamRegistration {
-   public:
-    OpenStreamRegistration(std::set<beast::tcp_stream*>& streams, beast::tcp_stream* stream)
-        : streams_(streams), stream_(stream) {
-      streams_.insert(stream_);
-    }
-    OpenStreamRegistration(const OpenStreamRegistration&) = delete;
-    OpenStreamRegistration& operator=(const OpenStreamRegistration&) = delete;
-    ~OpenStreamRegistration() { streams_.erase(stream_); }
-
-   private:
-    std::set<beast::tcp_stream*>& streams_;
-    beast::tcp_stream* stream_;
-  };
-
   asio::awaitable<void> ServeConnection(tcp::socket socket) {
     Stream stream(std::move(socket), tls);
     beast::tcp_stream& transport = beast::get_lowest_layer(stream);
-    OpenStreamRegistration registration(open_streams, &transport);
+    asio_tls::Registration<beast::tcp_stream> registration(open_streams, &transport);
     if (stopping) co_return;
 
     boost::system::error_code error;
@@ -425,26 +365,12 @@ struct HttpsServer::Impl {
     auto dial_error = [&](const std::string& what) {
       return StatusFailureResponse(500, "InternalError", "error dialing backend: " + what);
     };
-    boost::system::error_code error;
     ssl::context context{ssl::context::tls_client};
-    if (request.tls) {
-      if (!request.tls->ca_pem.empty()) {
-        context.add_certificate_authority(asio::buffer(request.tls->ca_pem), error);
-      }
-      if (!error && !request.tls->client_cert_pem.empty()) {
-        context.use_certificate_chain(asio::buffer(request.tls->client_cert_pem), error);
-      }
-      if (!error && !request.tls->client_key_pem.empty()) {
-        context.use_private_key(asio::buffer(request.tls->client_key_pem), ssl::context::pem,
-                                error);
-      }
-      if (error) {
-        co_await WriteFailure(client, dial_error("TLS material: " + error.message()));
-        co_return;
-      }
+    if (Status configured = ConfigureUpstreamTls(context, request.tls.get()); !configured.ok()) {
+      co_await WriteFailure(client, dial_error(configured.message()));
+      co_return;
     }
-    SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
-    context.set_verify_mode(ssl::verify_peer);
+    boost::system::error_code error;
     asio::ip::address address = asio::ip::make_address(request.host, error);
     if (error) {
       co_await WriteFailure(client, dial_error("\"" + request.host + "\" is not an IP address"));
@@ -453,7 +379,7 @@ struct HttpsServer::Impl {
     Stream upstream(io, context);
     upstream.set_verify_callback(ssl::host_name_verification(request.host));
     beast::tcp_stream& upstream_transport = beast::get_lowest_layer(upstream);
-    OpenStreamRegistration registration(open_streams, &upstream_transport);
+    asio_tls::Registration<beast::tcp_stream> registration(open_streams, &upstream_transport);
     upstream_transport.expires_after(kUpstreamConnectTimeout);
     co_await upstream_transport.async_connect(tcp::endpoint(address, request.port),
                                               asio::redirect_error(asio::use_awaitable, error));
@@ -504,22 +430,6 @@ struct HttpsServer::Impl {
     }
   }
 
-  // Keeps `active_pumps` listing the streamed responses in flight, so shutdown can end them.
-  class ActivePumpRegistration {
-   public:
-    ActivePumpRegistration(std::set<StreamPump*>& pumps, StreamPump* pump)
-        : pumps_(pumps), pump_(pump) {
-      pumps_.insert(pump_);
-    }
-    ActivePumpRegistration(const ActivePumpRegistration&) = delete;
-    ActivePumpRegistration& operator=(const ActivePumpRegistration&) = delete;
-    ~ActivePumpRegistration() { pumps_.erase(pump_); }
-
-   private:
-    std::set<StreamPump*>& pumps_;
-    StreamPump* pump_;
-  };
-
   // Header with chunked encoding, then each chunk as the producer hands it over, flushed at
   // once; ends when the stream ends, a write fails (client gone) or the server stops. True
   // when the whole body was written; with `keep_alive` the connection then stays open,
@@ -540,7 +450,8 @@ struct HttpsServer::Impl {
     if (error) co_return false;
 
     auto pump = std::make_shared<StreamPump>(io, response.stream);
-    ActivePumpRegistration registration(active_pumps, pump.get());
+    // Listed while in flight, so shutdown can end it.
+    asio_tls::Registration<StreamPump> registration(active_pumps, pump.get());
     if (stopping) co_return false;
     std::deque<std::string> pending;
     if (!response.body.empty()) pending.push_back(response.body);

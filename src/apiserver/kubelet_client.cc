@@ -10,6 +10,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "apiserver/upstream_tls.h"
+
 namespace kelp::apiserver {
 
 namespace asio = boost::asio;
@@ -78,26 +80,30 @@ struct Fetch {
 
 }  // namespace
 
+Status ConfigureUpstreamTls(ssl::context& context, const UpstreamTls* tls) {
+  boost::system::error_code error;
+  SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
+  if (tls != nullptr) {
+    if (!tls->ca_pem.empty()) context.add_certificate_authority(asio::buffer(tls->ca_pem), error);
+    if (!error && !tls->client_cert_pem.empty()) {
+      context.use_certificate_chain(asio::buffer(tls->client_cert_pem), error);
+    }
+    if (!error && !tls->client_key_pem.empty()) {
+      context.use_private_key(asio::buffer(tls->client_key_pem), ssl::context::pem, error);
+    }
+    if (error) return InvalidArgumentError("TLS material: " + error.message());
+  }
+  context.set_verify_mode(ssl::verify_peer, error);
+  if (error) return InvalidArgumentError("TLS verify mode: " + error.message());
+  return Status::Ok();
+}
+
 Result<std::string> FetchFromUpstream(const UpstreamRequest& request,
                                       std::chrono::milliseconds timeout) {
   try {
-    boost::system::error_code error;
     ssl::context context{ssl::context::tls_client};
-    SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
-    if (request.tls) {
-      if (!request.tls->ca_pem.empty()) {
-        context.add_certificate_authority(asio::buffer(request.tls->ca_pem), error);
-      }
-      if (!error && !request.tls->client_cert_pem.empty()) {
-        context.use_certificate_chain(asio::buffer(request.tls->client_cert_pem), error);
-      }
-      if (!error && !request.tls->client_key_pem.empty()) {
-        context.use_private_key(asio::buffer(request.tls->client_key_pem), ssl::context::pem,
-                                error);
-      }
-      if (error) return InvalidArgumentError("kubelet client TLS material: " + error.message());
-    }
-    context.set_verify_mode(ssl::verify_peer);
+    Status configured = ConfigureUpstreamTls(context, request.tls.get());
+    if (!configured.ok()) return configured.WithContext("kubelet client");
     Fetch fetch{request, context, std::nullopt};  // outlives io, whose frames refer to it
     asio::io_context io{1};
     asio::co_spawn(io, fetch.Run(), asio::detached);

@@ -21,17 +21,11 @@
 #include <set>
 
 #include "common/file.h"
+#include "common/openssl_util.h"
 
 namespace kelp::apiserver {
 namespace {
 
-template <auto FreeFunction>
-struct OpenSslDeleter {
-  template <typename T>
-  void operator()(T* object) const {
-    FreeFunction(object);
-  }
-};
 using BioPtr = std::unique_ptr<BIO, OpenSslDeleter<BIO_free_all>>;
 using BignumPtr = std::unique_ptr<BIGNUM, OpenSslDeleter<BN_free>>;
 using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, OpenSslDeleter<EVP_PKEY_free>>;
@@ -47,20 +41,6 @@ constexpr int kServingValidityDays = 365;
 constexpr long kServingRenewBeforeSeconds = 30L * 24 * 3600;
 constexpr mode_t kPrivateKeyMode = 0600;
 constexpr mode_t kCertificateMode = 0644;
-
-// The reason OpenSSL gave for the last failure, prefixed by what kelp was doing.
-Status OpenSslError(std::string_view what) {
-  unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  std::string message(what);
-  if (code != 0) {
-    char reason[256];
-    ERR_error_string_n(code, reason, sizeof reason);
-    message += ": ";
-    message += reason;
-  }
-  return InternalError(std::move(message));
-}
 
 // Canonical text of an IP literal ("::1", "10.0.0.1"), or nullopt if `text` is not one.
 std::optional<std::string> CanonicalIp(const std::string& text) {
@@ -108,12 +88,6 @@ Result<EvpPkeyPtr> ParsePrivateKey(std::string_view pem) {
   EvpPkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   if (!key) return InvalidArgumentError("not a PEM private key");
   return key;
-}
-
-std::string BioContents(BIO* bio) {
-  char* data = nullptr;
-  long size = BIO_get_mem_data(bio, &data);
-  return std::string(data, static_cast<size_t>(size));
 }
 
 Result<std::string> CertificatePem(X509* cert) {

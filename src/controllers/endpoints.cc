@@ -34,6 +34,13 @@ std::vector<client::ObjectPtr> SelectedPods(client::Informer& pods, const json::
   return selected;
 }
 
+json::object PodTargetRef(const json::object& pod) {
+  return json::object{{"kind", "Pod"},
+                      {"namespace", StringAt(pod, "metadata.namespace")},
+                      {"name", StringAt(pod, "metadata.name")},
+                      {"uid", StringAt(pod, "metadata.uid")}};
+}
+
 std::optional<int64_t> ResolveTargetPort(const json::object& service_port, const json::object& pod) {
   const json::value* target = service_port.if_contains("targetPort");
   if (target && target->is_int64()) return target->get_int64();
@@ -111,10 +118,7 @@ json::object EndpointAddress(const json::object& pod) {
   json::object address{{"ip", StringAt(pod, "status.podIP")}};
   std::string node = StringAt(pod, "spec.nodeName");
   if (!node.empty()) address["nodeName"] = node;
-  address["targetRef"] = json::object{{"kind", "Pod"},
-                                      {"namespace", StringAt(pod, "metadata.namespace")},
-                                      {"name", StringAt(pod, "metadata.name")},
-                                      {"uid", StringAt(pod, "metadata.uid")}};
+  address["targetRef"] = PodTargetRef(pod);
   return address;
 }
 

@@ -29,6 +29,8 @@ std::vector<client::ObjectPtr> SelectedPods(client::Informer& pods,
 // or the port itself; nullopt when the pod has no container port of that name.
 std::optional<int64_t> ResolveTargetPort(const boost::json::object& service_port,
                                          const boost::json::object& pod);
+// An endpoint's reference to its pod: {kind: Pod, namespace, name, uid}.
+boost::json::object PodTargetRef(const boost::json::object& pod);
 // Informer handlers for pods that queue every Service whose selector matches the pod's old
 // or new labels.
 client::InformerHandlers ServicesOfPodHandlers(client::Informer& services,

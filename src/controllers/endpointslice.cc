@@ -42,10 +42,7 @@ json::object SliceEndpoint(const json::object& pod) {
                                                     {"terminating", terminating}}}};
   std::string node = StringAt(pod, "spec.nodeName");
   if (!node.empty()) endpoint["nodeName"] = node;
-  endpoint["targetRef"] = json::object{{"kind", "Pod"},
-                                       {"namespace", StringAt(pod, "metadata.namespace")},
-                                       {"name", StringAt(pod, "metadata.name")},
-                                       {"uid", StringAt(pod, "metadata.uid")}};
+  endpoint["targetRef"] = PodTargetRef(pod);
   return endpoint;
 }
 
