@@ -625,6 +625,67 @@ TEST_F(AgentE2eTest, KilledAgentAdoptsContainersAndCleansUpPodsDeletedMeanwhile)
   ASSERT_TRUE(WaitFor([&] { return Pods("app=web").size() == 1; }, 60s)) << AgentLog();
 }
 
+// The classic lab's last step: a deployment with a CPU request, `kubectl autoscale`, load in a
+// pod, and the HPA (reading metrics.k8s.io, which the apiserver fetches from this node's
+// kubelet API) scales the deployment up.
+TEST_F(AgentE2eTest, CpuLoadInAPodMakesTheAutoscalerScaleTheDeploymentUp) {
+  ProcessResult created =
+      kubectl_->Run({"create", "deployment", "nginx", "--image=nginx:1.22", "--replicas=1"});
+  ASSERT_EQ(created.exit_code, 0) << created.stderr_data;
+  ProcessResult requested =
+      kubectl_->Run({"set", "resources", "deployment", "nginx", "--requests=cpu=50m"});
+  ASSERT_EQ(requested.exit_code, 0) << requested.stderr_data;
+  std::string loaded_pod;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::vector<json::value> pods = Pods("app=nginx");
+        std::vector<json::value> running = RunningWithIp(pods);
+        if (pods.size() != 1 || running.size() != 1) return false;
+        if (StringAt(running[0], "spec.containers.0.resources.requests.cpu") != "50m") return false;
+        loaded_pod = StringAt(running[0], "metadata.name");
+        return true;
+      },
+      120s))
+      << AgentLog();
+  ProcessResult autoscaled = kubectl_->Run(
+      {"autoscale", "deployment", "nginx", "--cpu-percent=50", "--min=1", "--max=3"});
+  ASSERT_EQ(autoscaled.exit_code, 0) << autoscaled.stderr_data;
+
+  // A busy loop in the pod for as long as the exec session lasts (the agent ends the exec'd
+  // process when the session closes).
+  Result<std::unique_ptr<ChildProcess>> load =
+      kubectl_->Start({"exec", loaded_pod, "--", "sh", "-c", "while :; do :; done"},
+                      (tmp_.path() / "load.log").string());
+  ASSERT_TRUE(load.ok()) << load.status().ToString();
+
+  json::object hpa;
+  const bool scaled = WaitFor(
+      [&] {
+        ProcessResult got = kubectl_->Run({"get", "hpa", "nginx", "-o", "json"});
+        Result<json::object> parsed = ParseJsonObject(got.stdout_data);
+        if (got.exit_code != 0 || !parsed.ok()) return false;
+        hpa = std::move(*parsed);
+        return IntAt(hpa, "status.desiredReplicas") > 1;
+      },
+      120s);
+  (void)(*load)->Terminate(2s);
+  ASSERT_TRUE(scaled) << SerializeJson(hpa) << "\n" << AgentLog();
+  // One busy core against a 50m request: far above the 50 % target.
+  EXPECT_GT(IntAt(hpa, "status.currentMetrics.0.resource.current.averageUtilization"), 50)
+      << SerializeJson(hpa);
+  EXPECT_LE(IntAt(hpa, "status.desiredReplicas"), 3);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return RunningWithIp(Pods("app=nginx")).size() ==
+               static_cast<size_t>(IntAt(hpa, "status.desiredReplicas"));
+      },
+      120s))
+      << AgentLog();
+  ProcessResult table = kubectl_->Run({"get", "hpa", "nginx"});
+  EXPECT_NE(table.stdout_data.find("/50%"), std::string::npos) << table.stdout_data;
+  EXPECT_EQ(table.stdout_data.find("<unknown>"), std::string::npos) << table.stdout_data;
+}
+
 class EmbeddedAgentE2eTest : public AgentE2eTest {
  protected:
   bool Embedded() const override { return true; }
