@@ -1,3 +1,4 @@
+// OpenSSL helpers (see openssl_util.h): the error queue as a Status, a memory BIO's contents.
 #include "common/openssl_util.h"
 
 #include <openssl/bio.h>
