@@ -72,10 +72,12 @@ class ConformanceTest : public ::testing::Test {
   net::NamedNetns& ref_ctr() { return *ns_[3]; }
 
   // Runs `binary` as a runtime would, inside the host namespace `host`.
+  // `path` is the PATH the plugin gets (`ip` itself is found through the test's own).
   PluginRun Exec(net::NamedNetns& host, const std::string& binary, const std::string& command,
-           const std::string& netns, const std::string& config, const std::string& id = "ctr1") {
+           const std::string& netns, const std::string& config, const std::string& id = "ctr1",
+           const std::string& path = "/usr/sbin:/usr/bin:/sbin:/bin") {
     ProcessRequest request;
-    request.argv = {"ip", "netns", "exec", host.name(), binary};
+    request.argv = {"ip", "netns", "exec", host.name(), "env", "PATH=" + path, binary};
     request.env = std::vector<std::string>{
         "CNI_COMMAND=" + command, "CNI_CONTAINERID=" + id, "CNI_NETNS=" + netns,
         "CNI_IFNAME=eth0", "CNI_PATH=" + std::string(REFERENCE_CNI_DIR),
@@ -227,6 +229,25 @@ TEST_F(ConformanceTest, GcReleasesStaleLeasesAndIpMasqProgramsNftables) {
   EXPECT_FALSE(std::filesystem::exists(tmp_.path() / "kelp" / "ccnet" / "10.77.0.2"));
   PluginRun status = Exec(kelp_host(), KELP_CNI_BINARY, "STATUS", "", KelpConfig(), "");
   EXPECT_EQ(status.exit_code, 0) << status.out;
+}
+
+// kelp-bridge masquerades through `nft -f -` (the plugin is a static executable): without nft
+// in the runtime's PATH the ADD fails with a CNI I/O error naming nft, and leaves no veth and no
+// lease behind.
+TEST_F(ConformanceTest, IpMasqWithoutNftInPathFailsCleanly) {
+  testing::ScopedTempDir empty;
+  PluginRun add = Exec(kelp_host(), KELP_CNI_BINARY, "ADD", kelp_ctr().path(),
+                       KelpConfig(R"("ipMasq":true,)"), "ctr1", empty.path().string());
+  EXPECT_EQ(add.exit_code, 1) << add.out;
+  json::object error = json::parse(add.out).as_object();
+  EXPECT_EQ(error.at("code").as_int64(), 5) << add.out;
+  EXPECT_NE(add.out.find("masquerade"), std::string::npos) << add.out;
+  EXPECT_NE(add.out.find("nft"), std::string::npos) << add.out;
+  EXPECT_EQ(ContainerState(kelp_ctr()), std::vector<std::string>{"no eth0"});
+  EXPECT_FALSE(std::filesystem::exists(tmp_.path() / "kelp" / "ccnet" / "10.77.0.2"));
+  auto host = net::LibnlNetlink::Open(kelp_host().fd());
+  ASSERT_TRUE(host.ok());
+  for (const net::Link& l : (*host)->ListLinks().value_or({})) EXPECT_NE(l.kind, "veth") << l.name;
 }
 
 TEST_F(ConformanceTest, BadInputGetsCniErrorsAndLeavesNothing) {

@@ -1,13 +1,13 @@
 // RealSystem: the kelp-cni plugin's OS access (see system.h).
 #include "cni/system.h"
 
-#include <dlfcn.h>
 #include <fcntl.h>
-#include <nftables/libnftables.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <type_traits>
+#include <chrono>
+#include <cstdlib>
+#include <string>
 
 #include "net/netlink_libnl.h"
 #include "net/netns.h"
@@ -15,49 +15,11 @@
 namespace kelp::cni {
 namespace {
 
-// libnftables is loaded on first use (a bridge with ipMasq), not at start: the runtime runs
-// kelp-cni for every pod, and loading libnftables with its five libraries costs more CPU than
-// a pod's whole ADD without masquerade.
-class Libnftables {
- public:
-  static Result<const Libnftables*> Get() {
-    static const Result<Libnftables> loaded = Load();
-    if (!loaded.ok()) return loaded.status();
-    return &*loaded;
-  }
-
-  decltype(&nft_ctx_new) ctx_new;
-  decltype(&nft_ctx_buffer_output) buffer_output;
-  decltype(&nft_ctx_buffer_error) buffer_error;
-  decltype(&nft_run_cmd_from_buffer) run_cmd_from_buffer;
-  decltype(&nft_ctx_get_error_buffer) get_error_buffer;
-  decltype(&nft_ctx_free) ctx_free;
-
- private:
-  static Result<Libnftables> Load() {
-    void* library = ::dlopen(KELP_LIBNFTABLES_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (library == nullptr) {
-      return UnavailableError(std::string("loading " KELP_LIBNFTABLES_SONAME ": ") + ::dlerror());
-    }
-    Libnftables l;
-    Status missing;
-    auto bind = [&](auto& function, const char* name) {
-      function = reinterpret_cast<std::remove_reference_t<decltype(function)>>(
-          ::dlsym(library, name));
-      if (function == nullptr && missing.ok()) {
-        missing = UnavailableError(std::string(KELP_LIBNFTABLES_SONAME " has no ") + name);
-      }
-    };
-    bind(l.ctx_new, "nft_ctx_new");
-    bind(l.buffer_output, "nft_ctx_buffer_output");
-    bind(l.buffer_error, "nft_ctx_buffer_error");
-    bind(l.run_cmd_from_buffer, "nft_run_cmd_from_buffer");
-    bind(l.get_error_buffer, "nft_ctx_get_error_buffer");
-    bind(l.ctx_free, "nft_ctx_free");
-    if (!missing.ok()) return missing;
-    return l;  // the library stays loaded for the life of the process
-  }
-};
+// `nft` from the PATH the runtime passes; Debian's /usr/sbin/nft when it passes none.
+std::string NftBinary() {
+  const char* path = std::getenv("PATH");
+  return path != nullptr && *path != '\0' ? "nft" : "/usr/sbin/nft";
+}
 
 class RealSystem final : public System {
  public:
@@ -80,16 +42,21 @@ class RealSystem final : public System {
     if (netns_fd < 0) return write();
     return net::RunInNetns(netns_fd, write);
   }
+  // `nft -f -`, libnftables' own command-line front end, as the reference bridge plugin runs
+  // iptables: kelp-cni is a static executable (no dynamic loader at each of its starts), which
+  // cannot load libnftables itself. The script is one transaction either way.
   Status Nft(const std::string& script) override {
-    KELP_ASSIGN_OR_RETURN(const Libnftables* nft, Libnftables::Get());
-    nft_ctx* ctx = nft->ctx_new(NFT_CTX_DEFAULT);
-    if (ctx == nullptr) return IoError("nft_ctx_new failed");
-    nft->buffer_output(ctx);
-    nft->buffer_error(ctx);
-    int rc = nft->run_cmd_from_buffer(ctx, script.c_str());
-    std::string error = nft->get_error_buffer(ctx);
-    nft->ctx_free(ctx);
-    if (rc != 0) return IoError("nft: " + error);
+    ProcessRequest request{.argv = {NftBinary(), "-f", "-"},
+                           .stdin_data = script,
+                           .timeout = std::chrono::seconds(30)};
+    KELP_ASSIGN_OR_RETURN(ProcessResult run, runner_.Run(request));
+    if (run.timed_out) return IoError("nft: timed out");
+    if (run.term_signal != 0) return IoError("nft: killed by signal " + std::to_string(run.term_signal));
+    if (run.exit_code != 0) {
+      std::string error = run.stderr_data;
+      while (!error.empty() && error.back() == '\n') error.pop_back();
+      return IoError("nft: " + error);
+    }
     return Status::Ok();
   }
   ProcessRunner& Runner() override { return runner_; }

@@ -27,7 +27,7 @@ class System {
   virtual ProcessRunner& Runner() = 0;
 };
 
-// Libnl, /proc/sys, libnftables and posix_spawn.
+// Libnl, /proc/sys, `nft -f -` and posix_spawn.
 Result<std::unique_ptr<System>> MakeRealSystem();
 
 }  // namespace kelp::cni
