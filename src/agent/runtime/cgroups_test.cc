@@ -227,8 +227,13 @@ TEST(ShimStateTest, ArgumentsRoundTrip) {
       EXPECT_EQ(parsed->state_dir, options.state_dir);
       EXPECT_EQ(parsed->tty, tty);
       EXPECT_EQ(parsed->start, start);
+      EXPECT_EQ(parsed->memory_cgroup, "");
     }
   }
+  options.memory_cgroup = "/sys/fs/cgroup/memory/kelp/pod1/c1";
+  Result<ShimOptions> parsed = ParseBack(ShimArguments(options));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->memory_cgroup, options.memory_cgroup);
 }
 
 TEST(ShimStateTest, BadArgumentsAreRefused) {

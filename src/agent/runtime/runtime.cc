@@ -645,6 +645,12 @@ Result<std::string> ContainerRuntime::CreateContainer(const std::string& sandbox
                    .state_dir = bundle.string(),
                    .tty = config.tty,
                    .start = start};
+  // The shim finds the container's threads there (timer slack) without reading config.json
+  // and /proc/self/mountinfo, which grows with the node's pods, at every start.
+  if (cgroups_.has_value()) {
+    Result<fs::path> memory = cgroups_->Resolve("memory", cgroups_path);
+    if (memory.ok()) shim.memory_cgroup = memory->string();
+  }
   ProcessRequest request{.argv = {options_.shim_binary}, .timeout = options_.runc_timeout};
   std::vector<std::string> args = ShimArguments(shim);
   request.argv.insert(request.argv.end(), args.begin(), args.end());

@@ -115,6 +115,8 @@ Result<ShimOptions> ParseShimArguments(int argc, char** argv) {
       options.log_path = value;
     } else if (arg == "--state-dir") {
       options.state_dir = value;
+    } else if (arg == "--memory-cgroup") {
+      options.memory_cgroup = value;
     } else {
       return InvalidArgumentError(fmt::format("unknown flag {}", arg));
     }
@@ -281,10 +283,14 @@ class Monitor {
     KELP_ASSIGN_OR_RETURN(std::string pid_text, ReadFile(state / "init.pid"));
     auto [end, ec] = std::from_chars(pid_text.data(), pid_text.data() + pid_text.size(), init_pid_);
     if (ec != std::errc() || init_pid_ <= 0) return InternalError("bad init.pid: " + pid_text);
-    // The container's cgroup, from its config.json as runc resolved it (the shim runs where
-    // runc ran): an init that has already exited is a zombie that /proc shows in the root
-    // cgroups. No config.json (a stand-in for runc): only init's own threads.
-    Result<fs::path> cgroup = ContainerMemoryCgroup(fs::path(options_.bundle) / "config.json");
+    // The container's cgroup, as the runtime resolved it, or else from its config.json as runc
+    // resolved it (the shim runs where runc ran): not from /proc, where an init that has
+    // already exited is a zombie in the root cgroups. Neither (a stand-in for runc): only
+    // init's own threads.
+    Result<fs::path> cgroup =
+        options_.memory_cgroup.empty()
+            ? ContainerMemoryCgroup(fs::path(options_.bundle) / "config.json")
+            : Result<fs::path>(fs::path(options_.memory_cgroup));
     if (cgroup.ok()) memory_cgroup_ = *cgroup;
     // Every thread of the container gets the slack it would have had without runc's.
     Result<size_t> restored = RestoreTimerSlack(
@@ -477,6 +483,9 @@ std::vector<std::string> ShimArguments(const ShimOptions& options) {
   std::vector<std::string> args = {"--runc",     options.runc,     "--root",      options.root,
                                    "--id",       options.id,       "--bundle",    options.bundle,
                                    "--log-path", options.log_path, "--state-dir", options.state_dir};
+  if (!options.memory_cgroup.empty()) {
+    args.insert(args.end(), {"--memory-cgroup", options.memory_cgroup});
+  }
   if (options.tty) args.push_back("--tty");
   if (options.start) args.push_back("--start");
   return args;

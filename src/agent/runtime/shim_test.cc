@@ -26,7 +26,9 @@ using namespace std::chrono_literals;
 // starts an init that prints a line and exits 3 (orphaned when the script exits, so the shim, a
 // child subreaper, reaps it) and writes its pid to P. With KELP_FAKE_INIT_FIFO set, the init
 // first waits for a line on that fifo, then writes the slack it passes on to a child to
-// $KELP_FAKE_INIT_FIFO.slack.
+// $KELP_FAKE_INIT_FIFO.slack. With KELP_FAKE_CGROUP set, that directory stands for the
+// container's memory cgroup: its `tasks` lists the init and a second process of the container,
+// which waits for a line on other.fifo there and then writes its slack to other.slack.
 constexpr char kFakeRunc[] = R"(#!/bin/sh
 log=""; pid_file=""
 while [ $# -gt 0 ]; do
@@ -45,6 +47,12 @@ else
   sh -c 'echo started from the fake runc; exit 3' </dev/null &
 fi
 echo $! > "$pid_file"
+if [ -n "$KELP_FAKE_CGROUP" ]; then
+  echo $! > "$KELP_FAKE_CGROUP/tasks"
+  sh -c 'read line < "$KELP_FAKE_CGROUP/other.fifo"
+         cat /proc/self/timerslack_ns > "$KELP_FAKE_CGROUP/other.slack"' </dev/null &
+  echo $! >> "$KELP_FAKE_CGROUP/tasks"
+fi
 )";
 
 class ShimProcessTest : public ::testing::Test {
@@ -58,13 +66,15 @@ class ShimProcessTest : public ::testing::Test {
   // Runs kelp-shim --start with environment `env`, then `after_report` once the shim has
   // reported, and waits for the exit it records.
   Result<ExitInfo> RunShim(std::vector<std::string> env,
-                           const std::function<void()>& after_report = {}) {
+                           const std::function<void()>& after_report = {},
+                           const std::string& memory_cgroup = "") {
     ShimOptions options{.runc = runc_.string(),
                         .root = (tmp_.path() / "root").string(),
                         .id = "c1",
                         .bundle = tmp_.path().string(),
                         .log_path = (tmp_.path() / "logs" / "0.log").string(),
                         .state_dir = state_.string(),
+                        .memory_cgroup = memory_cgroup,
                         .start = true};
     std::vector<std::string> argv = ShimArguments(options);
     argv.insert(argv.begin(), KELP_SHIM_BINARY);
@@ -125,6 +135,26 @@ TEST_F(ShimProcessTest, RuncRunsWithACoarseTimerSlackAndTheContainerGetsTheShims
   // shim's (the test's) again, and passes that on.
   EXPECT_EQ(ReadFile(tmp_.path() / "init.fifo.slack").value_or(""),
             std::to_string(own.count()) + "\n");
+}
+
+// The runtime passes the container's memory cgroup: every thread listed there gets the shim's
+// slack back, not only the init's (the fallback when no cgroup is known).
+TEST_F(ShimProcessTest, TheContainersThreadsComeFromTheMemoryCgroupTheRuntimePasses) {
+  const std::chrono::nanoseconds own = CurrentTimerSlack();
+  ASSERT_NE(own, kRuncTimerSlack);
+  const fs::path cgroup = tmp_.path() / "memcg";
+  fs::create_directories(cgroup);
+  ASSERT_EQ(::mkfifo((cgroup / "other.fifo").c_str(), 0600), 0);
+  Result<ExitInfo> exit = RunShim(
+      std::vector<std::string>{"PATH=/usr/bin:/bin", "KELP_FAKE_CGROUP=" + cgroup.string()},
+      [&] { std::ofstream(cgroup / "other.fifo") << "go\n"; }, cgroup.string());
+  ASSERT_TRUE(exit.ok()) << exit.status().ToString();
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (ReadFile(cgroup / "other.slack").value_or("").empty() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(ReadFile(cgroup / "other.slack").value_or(""), std::to_string(own.count()) + "\n");
 }
 
 }  // namespace
