@@ -78,15 +78,6 @@ std::string LastRuncLogMessage(const fs::path& log) {
   return last;
 }
 
-// The memory cgroup directory (v2: the unified one) of the bundle's linux.cgroupsPath.
-Result<fs::path> ContainerMemoryCgroup(const fs::path& config_json) {
-  KELP_ASSIGN_OR_RETURN(std::string text, ReadFile(config_json));
-  KELP_ASSIGN_OR_RETURN(json::object config, ParseJsonObject(text));
-  KELP_ASSIGN_OR_RETURN(std::string path, GetString(config, "linux.cgroupsPath"));
-  KELP_ASSIGN_OR_RETURN(Cgroups cgroups, Cgroups::Discover());
-  return cgroups.Resolve("memory", path);
-}
-
 }  // namespace
 
 Result<ShimOptions> ParseShimArguments(int argc, char** argv) {
@@ -283,14 +274,12 @@ class Monitor {
     KELP_ASSIGN_OR_RETURN(std::string pid_text, ReadFile(state / "init.pid"));
     auto [end, ec] = std::from_chars(pid_text.data(), pid_text.data() + pid_text.size(), init_pid_);
     if (ec != std::errc() || init_pid_ <= 0) return InternalError("bad init.pid: " + pid_text);
-    // The container's cgroup, as the runtime resolved it, or else from its config.json as runc
-    // resolved it (the shim runs where runc ran): not from /proc, where an init that has
-    // already exited is a zombie in the root cgroups. Neither (a stand-in for runc): only
-    // init's own threads.
-    Result<fs::path> cgroup =
-        options_.memory_cgroup.empty()
-            ? ContainerMemoryCgroup(fs::path(options_.bundle) / "config.json")
-            : Result<fs::path>(fs::path(options_.memory_cgroup));
+    // The container's cgroup, as the runtime resolved it (not from /proc, where an init that
+    // has already exited is a zombie in the root cgroups). None (no cgroups, or a stand-in for
+    // runc): only init's own threads.
+    Result<fs::path> cgroup = options_.memory_cgroup.empty()
+                                  ? Result<fs::path>(NotFoundError("no memory cgroup given"))
+                                  : Result<fs::path>(fs::path(options_.memory_cgroup));
     if (cgroup.ok()) memory_cgroup_ = *cgroup;
     // Every thread of the container gets the slack it would have had without runc's.
     Result<size_t> restored = RestoreTimerSlack(

@@ -36,7 +36,8 @@ struct ShimOptions {
   std::string log_path;    // CRI log file
   std::string state_dir;   // shim.json, exit.json, runc.log, init.pid live here
   // The container's memory cgroup directory (v2: its unified one), as the runtime resolved
-  // the bundle's linux.cgroupsPath; empty: the shim resolves it from the bundle's config.json.
+  // the bundle's linux.cgroupsPath; empty when the node has no cgroups (then the shim knows
+  // only the init's threads and no OOM kill).
   std::string memory_cgroup;
   bool tty = false;
   bool start = false;  // `runc run --detach` instead of `runc create`
