@@ -38,6 +38,14 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+# The container's second process starts before the init: once the init runs, this script
+# forks nothing, so it cannot reap an init that exits at once (sh waits for any child when it
+# forks), which would hide that exit from the shim.
+if [ -n "$KELP_FAKE_CGROUP" ]; then
+  sh -c 'read line < "$KELP_FAKE_CGROUP/other.fifo"
+         cat /proc/self/timerslack_ns > "$KELP_FAKE_CGROUP/other.slack"' </dev/null &
+  echo $! > "$KELP_FAKE_CGROUP/tasks"
+fi
 env > "$(dirname "$log")/runc.env"
 cat /proc/self/timerslack_ns > "$(dirname "$log")/runc.slack"
 if [ -n "$KELP_FAKE_INIT_FIFO" ]; then
@@ -48,9 +56,6 @@ else
 fi
 echo $! > "$pid_file"
 if [ -n "$KELP_FAKE_CGROUP" ]; then
-  echo $! > "$KELP_FAKE_CGROUP/tasks"
-  sh -c 'read line < "$KELP_FAKE_CGROUP/other.fifo"
-         cat /proc/self/timerslack_ns > "$KELP_FAKE_CGROUP/other.slack"' </dev/null &
   echo $! >> "$KELP_FAKE_CGROUP/tasks"
 fi
 )";
